@@ -1,0 +1,151 @@
+/* qwen3vk: Qwen3 language models on Vulkan devices, with a CPU fallback.
+ *
+ * Usage:
+ *
+ *     qvk_model *model;
+ *     if (qvk_model_load("Qwen3-4B-SafeRL", NULL, &model) != QVK_OK)
+ *         fprintf(stderr, "%s\n", qvk_last_error());
+ *     qvk_session_options options = qvk_session_default_options();
+ *     qvk_session *session;
+ *     qvk_session_create(model, &options, &session);
+ *     const float *logits;
+ *     qvk_session_eval(session, ids, n_ids, false, &logits);   // logits of the last token
+ *     ...
+ *     qvk_session_destroy(session);
+ *     qvk_model_destroy(model);
+ *
+ * Supported: Hugging Face Qwen3 dense model folders (Qwen3ForCausalLM) with BF16, F16 or F32
+ * safetensors, single-file or sharded. Not supported yet: GGUF files, quantized weights,
+ * rope_scaling, sliding-window attention.
+ *
+ * The library never prints except through the log callback and never exits; every fallible call
+ * returns a qvk_status and qvk_last_error() returns a one-line message for the calling thread.
+ */
+#ifndef QWEN3VK_H
+#define QWEN3VK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Status, errors, logging ------------------------------------------------------------- */
+
+typedef enum qvk_status {
+    QVK_OK = 0,
+    QVK_ERR_INVALID_ARGUMENT,
+    QVK_ERR_IO,
+    QVK_ERR_FORMAT,
+    QVK_ERR_UNSUPPORTED,
+    QVK_ERR_OUT_OF_MEMORY,
+    QVK_ERR_DEVICE,
+    QVK_ERR_CONTEXT_FULL,
+} qvk_status;
+
+/* The message of the last failed call on this thread ("no error" if none). */
+const char *qvk_last_error(void);
+const char *qvk_status_name(qvk_status status);
+
+typedef enum qvk_log_level {
+    QVK_LOG_DEBUG,
+    QVK_LOG_INFO,
+    QVK_LOG_WARN,
+    QVK_LOG_ERROR,
+    QVK_LOG_OFF,
+} qvk_log_level;
+
+typedef void (*qvk_log_callback)(qvk_log_level level, const char *line, void *user_data);
+
+/* Messages below this level are dropped. The default is QWEN3VK_LOG (debug, info, warn, error,
+ * off) when set, else info. */
+void qvk_log_set_level(qvk_log_level level);
+/* Send log lines to callback instead of stderr; NULL restores stderr. */
+void qvk_log_set_callback(qvk_log_callback callback, void *user_data);
+/* The level named by name, or -1 if it names none. */
+int qvk_log_level_parse(const char *name);
+
+/* ---- Model --------------------------------------------------------------------------------- */
+
+typedef struct qvk_model qvk_model;
+
+/* The numbers of config.json and generation_config.json that the engine uses. */
+typedef struct qvk_model_config {
+    int32_t vocab_size;
+    int32_t hidden_size;
+    int32_t n_layers;
+    int32_t n_heads;
+    int32_t n_kv_heads;
+    int32_t head_dim;
+    int32_t intermediate_size;
+    int32_t max_position_embeddings;
+    float rms_norm_eps;
+    float rope_theta;
+    bool tie_word_embeddings;
+
+    int32_t bos_token_id; /* -1 when absent */
+    int32_t eos_token_ids[8];
+    int32_t n_eos_token_ids;
+
+    /* Sampling defaults from generation_config.json; absent keys keep the engine defaults. */
+    float temperature;
+    int32_t top_k;
+    float top_p;
+    float min_p;
+    float repetition_penalty;
+} qvk_model_config;
+
+typedef struct qvk_model_options {
+    bool show_progress; /* a progress bar on stderr while the weights are read */
+} qvk_model_options;
+
+/* Load a Hugging Face model folder: config.json, generation_config.json (optional),
+ * model.safetensors or the shards named by model.safetensors.index.json. Tensors are
+ * memory-mapped; every tensor's presence, dtype, shape and byte range is checked. */
+qvk_status qvk_model_load(const char *dir, const qvk_model_options *options, qvk_model **out);
+void qvk_model_destroy(qvk_model *model);
+const qvk_model_config *qvk_model_get_config(const qvk_model *model);
+
+/* ---- Session: a backend, its KV cache and position ------------------------------------------ */
+
+typedef struct qvk_session qvk_session;
+
+typedef enum qvk_backend_kind {
+    QVK_BACKEND_AUTO,   /* the best Vulkan device, else the CPU */
+    QVK_BACKEND_CPU,
+    QVK_BACKEND_VULKAN,
+} qvk_backend_kind;
+
+typedef struct qvk_session_options {
+    qvk_backend_kind backend;
+    int32_t device_index;  /* Vulkan device, -1 to choose by type and memory */
+    int32_t n_ctx;         /* KV cache length in tokens; 0: min(4096, max_position_embeddings) */
+    int32_t n_batch;       /* prompt tokens per forward pass */
+    int32_t n_threads;     /* CPU threads; 0: one per online core */
+    bool profile;          /* collect per-op timings, printed by qvk_session_print_profile */
+} qvk_session_options;
+
+qvk_session_options qvk_session_default_options(void);
+qvk_status qvk_session_create(qvk_model *model, const qvk_session_options *options,
+                              qvk_session **out);
+void qvk_session_destroy(qvk_session *session);
+
+/* Append tokens to the context and run the model over them. *logits points at
+ * n_tokens × vocab_size floats when all_logits is set, else at the last token's vocab_size floats;
+ * it stays valid until the next call. QVK_ERR_CONTEXT_FULL when the tokens do not fit. */
+qvk_status qvk_session_eval(qvk_session *session, const int32_t *tokens, int32_t n_tokens,
+                            bool all_logits, const float **logits);
+/* Forget the context: the next eval starts at position 0. */
+void qvk_session_reset(qvk_session *session);
+int32_t qvk_session_position(const qvk_session *session);
+int32_t qvk_session_context_size(const qvk_session *session);
+/* Name of the backend in use, e.g. "cpu" or "vulkan (llvmpipe ...)". */
+const char *qvk_session_backend_name(const qvk_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
