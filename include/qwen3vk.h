@@ -143,6 +143,8 @@ int32_t qvk_session_position(const qvk_session *session);
 int32_t qvk_session_context_size(const qvk_session *session);
 /* Name of the backend in use, e.g. "cpu" or "vulkan (llvmpipe ...)". */
 const char *qvk_session_backend_name(const qvk_session *session);
+/* Write the per-op profile (needs options.profile) to out; returns the length written. */
+size_t qvk_session_profile_report(const qvk_session *session, char *out, size_t out_size);
 
 #ifdef __cplusplus
 }

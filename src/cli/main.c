@@ -1,1 +1,39 @@
-int main(void){return 0;}
+/* qwen3vk: the command-line front end. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(const cli_options *options);
+} cli_command;
+
+static const cli_command commands[] = {
+    { "run", cli_run },
+    { "logits", cli_logits },
+};
+
+int main(int argc, char **argv)
+{
+    cli_options options;
+    int status;
+
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        cli_print_usage(NULL);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        status = cli_options_parse(argc - 1, argv + 1, &options);
+        if (status == 0)
+            status = commands[i].run(&options);
+        else if (status == 1)
+            status = 0;
+        cli_options_free(&options);
+        return status;
+    }
+    fprintf(stderr, "qwen3vk: unknown command \"%s\"; run qwen3vk --help for the list\n", argv[1]);
+    return 2;
+}

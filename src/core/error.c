@@ -25,7 +25,8 @@ qvk_status qvk_error_prefix(qvk_status status, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, args);
     va_end(args);
     memcpy(previous, last_error, sizeof(previous));
-    snprintf(last_error, sizeof(last_error), "%s: %s", prefix, previous);
+    snprintf(last_error, sizeof(last_error), "%s: %.*s", prefix,
+             (int)(sizeof(last_error) - strlen(prefix) - 3), previous);
     return status;
 }
 

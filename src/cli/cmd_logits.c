@@ -1,0 +1,59 @@
+/* qwen3vk logits: the float32 logits of every position of a token list, for comparing the
+ * engine with other implementations. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+qvk_session *cli_create_session(qvk_model *model, const cli_options *options)
+{
+    qvk_session *session;
+
+    if (qvk_session_create(model, &options->session, &session) != QVK_OK) {
+        fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());
+        return NULL;
+    }
+    return session;
+}
+
+static int write_logits(const char *path, const float *logits, size_t count)
+{
+    FILE *file = fopen(path, "wb");
+
+    if (!file) {
+        fprintf(stderr, "qwen3vk logits: cannot create %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    /* Little-endian float32 rows: the in-memory layout on every supported host. */
+    if (fwrite(logits, sizeof(float), count, file) != count || fclose(file) != 0) {
+        fprintf(stderr, "qwen3vk logits: cannot write %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+int cli_logits(const cli_options *options)
+{
+    qvk_model *model;
+    qvk_session *session;
+    const float *logits;
+    int ok = 0;
+
+    if (!options->tokens || !options->out_path) {
+        fprintf(stderr, "qwen3vk logits: needs --tokens ID,ID,... and --out FILE\n");
+        return 2;
+    }
+    if (!(model = cli_load_model(options)))
+        return 1;
+    if ((session = cli_create_session(model, options))) {
+        if (qvk_session_eval(session, options->tokens, options->n_tokens, true, &logits) != QVK_OK)
+            fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());
+        else
+            ok = write_logits(options->out_path, logits,
+                              (size_t)options->n_tokens * (size_t)qvk_model_get_config(model)->vocab_size);
+        qvk_session_destroy(session);
+    }
+    qvk_model_destroy(model);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,14 @@
+/* The qwen3vk commands; each takes the parsed options and returns the process exit status. */
+#ifndef QWEN3VK_CLI_COMMANDS_H
+#define QWEN3VK_CLI_COMMANDS_H
+
+#include "cli/options.h"
+
+int cli_logits(const cli_options *options);
+int cli_run(const cli_options *options);
+int cli_run_tokens(const cli_options *options);
+
+/* Create a session for model with the options' backend settings, printing errors. */
+qvk_session *cli_create_session(qvk_model *model, const cli_options *options);
+
+#endif

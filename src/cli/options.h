@@ -1,0 +1,50 @@
+/* Command-line options shared by the qwen3vk commands. */
+#ifndef QWEN3VK_CLI_OPTIONS_H
+#define QWEN3VK_CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "qwen3vk.h"
+
+#define CLI_MAX_STOP_STRINGS 8
+
+typedef struct cli_options {
+    const char *command;
+    const char *model_dir;
+    const char *prompt;          /* the positional argument */
+    const char *out_path;        /* logits: output file */
+    const char *template_path;   /* a chat template file overriding the model's */
+    const char *system_prompt;
+    int32_t *tokens;             /* --tokens */
+    int32_t n_tokens;
+    qvk_session_options session;
+    int32_t n_predict;           /* -n */
+    /* sampling: negative / NAN means "the model's default" */
+    float temperature;
+    int32_t top_k;
+    float top_p;
+    float min_p;
+    float repetition_penalty;
+    float presence_penalty;
+    float frequency_penalty;
+    uint64_t seed;
+    bool seed_set;
+    const char *stop[CLI_MAX_STOP_STRINGS];
+    int32_t n_stop;
+    int thinking;                /* 1 --think, 0 --no-think, -1 the template's default */
+    bool json;
+    bool print_ids;
+    bool quiet;
+} cli_options;
+
+/* Parse argv after the command name. Returns 0 on success, 2 on a usage error (message
+ * printed), 1 when help was printed. */
+int cli_options_parse(int argc, char **argv, cli_options *options);
+void cli_options_free(cli_options *options);
+void cli_print_usage(const char *command);
+
+/* Load the model named by -m, printing the error on failure. */
+qvk_model *cli_load_model(const cli_options *options);
+
+#endif

@@ -1,0 +1,193 @@
+/* A session: the graph of a model, the backend that runs it, and the position in the context.
+ * Long prompts are split into steps of n_batch tokens. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "core/log.h"
+
+struct qvk_session {
+    qvk_model *model;
+    qvk_graph graph;
+    qvk_backend *backend;
+    qvk_session_options options;
+    int32_t position;
+    float *logits;           /* rows of vocab_size floats */
+    int32_t logits_capacity; /* rows */
+};
+
+qvk_session_options qvk_session_default_options(void)
+{
+    return (qvk_session_options){
+        .backend = QVK_BACKEND_AUTO,
+        .device_index = -1,
+        .n_ctx = 0,
+        .n_batch = 64,
+        .n_threads = 0,
+        .profile = false,
+    };
+}
+
+static qvk_status create_backend(qvk_session *session, const qvk_backend_config *config)
+{
+    qvk_backend_kind kind = session->options.backend;
+
+    if (kind == QVK_BACKEND_CPU)
+        return qvk_cpu_backend_create(&session->graph, config, &session->backend);
+#ifdef QWEN3VK_HAVE_VULKAN
+    qvk_status status = qvk_vulkan_backend_create(&session->graph, config, &session->backend);
+    if (status == QVK_OK || kind == QVK_BACKEND_VULKAN)
+        return status;
+    qvk_log_warn("falling back to the CPU backend: %s", qvk_last_error());
+#else
+    if (kind == QVK_BACKEND_VULKAN)
+        return qvk_error(QVK_ERR_UNSUPPORTED, "this build of qwen3vk has no Vulkan backend; "
+                         "rebuild with -DQWEN3VK_VULKAN=ON or use --backend cpu");
+    qvk_log_info("using the CPU backend: this build has no Vulkan backend");
+#endif
+    return qvk_cpu_backend_create(&session->graph, config, &session->backend);
+}
+
+qvk_status qvk_session_create(qvk_model *model, const qvk_session_options *options,
+                              qvk_session **out)
+{
+    const qvk_model_config *c = &model->config;
+    qvk_session *session;
+    qvk_backend_config config;
+    qvk_status status;
+
+    *out = NULL;
+    session = calloc(1, sizeof(*session));
+    if (!session)
+        return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of memory for a session");
+    session->model = model;
+    session->options = options ? *options : qvk_session_default_options();
+    config = (qvk_backend_config){
+        .n_ctx = session->options.n_ctx,
+        .n_batch = session->options.n_batch,
+        .n_threads = session->options.n_threads,
+        .device_index = session->options.device_index,
+        .profile = session->options.profile,
+    };
+    if (config.n_ctx <= 0)
+        config.n_ctx = c->max_position_embeddings < 4096 ? c->max_position_embeddings : 4096;
+    if (config.n_ctx > c->max_position_embeddings) {
+        free(session);
+        return qvk_error(QVK_ERR_INVALID_ARGUMENT, "context size %d is larger than the model's "
+                         "max_position_embeddings %d", config.n_ctx, c->max_position_embeddings);
+    }
+    if (config.n_batch <= 0)
+        config.n_batch = 64;
+    if (config.n_batch > config.n_ctx)
+        config.n_batch = config.n_ctx;
+    if (config.n_threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        config.n_threads = cores > 0 ? (int32_t)cores : 1;
+    }
+    session->options.n_ctx = config.n_ctx;
+    session->options.n_batch = config.n_batch;
+    session->options.n_threads = config.n_threads;
+
+    status = qvk_graph_build(model, &session->graph);
+    if (status == QVK_OK)
+        status = create_backend(session, &config);
+    if (status != QVK_OK) {
+        qvk_session_destroy(session);
+        return status;
+    }
+    *out = session;
+    return QVK_OK;
+}
+
+void qvk_session_destroy(qvk_session *session)
+{
+    if (!session)
+        return;
+    if (session->backend)
+        session->backend->vtable->destroy(session->backend);
+    qvk_graph_free(&session->graph);
+    free(session->logits);
+    free(session);
+}
+
+static qvk_status reserve_logits(qvk_session *session, int32_t rows)
+{
+    size_t vocab = (size_t)session->model->config.vocab_size;
+    float *logits;
+
+    if (rows <= session->logits_capacity)
+        return QVK_OK;
+    logits = realloc(session->logits, (size_t)rows * vocab * sizeof(float));
+    if (!logits)
+        return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of memory for %d rows of logits (%.1f MiB)",
+                         rows, (double)rows * (double)vocab * 4.0 / (1 << 20));
+    session->logits = logits;
+    session->logits_capacity = rows;
+    return QVK_OK;
+}
+
+qvk_status qvk_session_eval(qvk_session *session, const int32_t *tokens, int32_t n_tokens,
+                            bool all_logits, const float **logits)
+{
+    size_t vocab = (size_t)session->model->config.vocab_size;
+    int32_t n_batch = session->options.n_batch;
+    qvk_status status;
+
+    if (n_tokens < 1)
+        return qvk_error(QVK_ERR_INVALID_ARGUMENT, "eval needs at least one token");
+    if (session->position + n_tokens > session->options.n_ctx)
+        return qvk_error(QVK_ERR_CONTEXT_FULL, "%d tokens at position %d do not fit the context of "
+                         "%d tokens; shorten the prompt or raise the context size (--ctx)", n_tokens,
+                         session->position, session->options.n_ctx);
+    if ((status = reserve_logits(session, all_logits ? n_tokens : 1)) != QVK_OK)
+        return status;
+
+    for (int32_t done = 0; done < n_tokens;) {
+        int32_t n = n_tokens - done < n_batch ? n_tokens - done : n_batch;
+        qvk_step step = {
+            .tokens = tokens + done,
+            .n_tokens = n,
+            .pos = session->position,
+            .n_out = all_logits ? n : 1,
+        };
+        /* Without all_logits only the very last row is kept; earlier steps still need an output
+         * row, which is written and then overwritten. */
+        float *out = session->logits + (all_logits ? (size_t)done * vocab : 0);
+        status = session->backend->vtable->forward(session->backend, &step, out);
+        if (status != QVK_OK)
+            return status;
+        session->position += n;
+        done += n;
+    }
+    *logits = session->logits;
+    return QVK_OK;
+}
+
+void qvk_session_reset(qvk_session *session)
+{
+    session->position = 0;
+}
+
+int32_t qvk_session_position(const qvk_session *session)
+{
+    return session->position;
+}
+
+int32_t qvk_session_context_size(const qvk_session *session)
+{
+    return session->options.n_ctx;
+}
+
+const char *qvk_session_backend_name(const qvk_session *session)
+{
+    return session->backend->name;
+}
+
+size_t qvk_session_profile_report(const qvk_session *session, char *out, size_t out_size)
+{
+    if (!session->backend->vtable->profile_report || out_size == 0)
+        return 0;
+    out[0] = '\0';
+    return session->backend->vtable->profile_report(session->backend, out, out_size);
+}
