@@ -146,6 +146,81 @@ const char *qvk_session_backend_name(const qvk_session *session);
 /* Write the per-op profile (needs options.profile) to out; returns the length written. */
 size_t qvk_session_profile_report(const qvk_session *session, char *out, size_t out_size);
 
+/* ---- Text ------------------------------------------------------------------------------- */
+
+/* Encode UTF-8 text with the model's tokenizer (tokenizer.json). Special tokens written in the
+ * text, such as <|im_start|>, become their ids. *ids is malloc'ed; free() it. */
+qvk_status qvk_tokenize(const qvk_model *model, const char *text, size_t length, int32_t **ids,
+                        size_t *n_ids);
+/* Decode ids to UTF-8 bytes; *text is malloc'ed and NUL-terminated. */
+qvk_status qvk_detokenize(const qvk_model *model, const int32_t *ids, size_t n_ids, char **text,
+                          size_t *length);
+/* Render an OpenAI-style chat request (JSON text with messages, tools, add_generation_prompt
+ * and chat_template_kwargs such as enable_thinking) with the model's Jinja chat template.
+ * *prompt is malloc'ed. */
+qvk_status qvk_chat_render(const qvk_model *model, const char *request_json, char **prompt);
+/* Replace the model's chat template with the Jinja source in path. */
+qvk_status qvk_model_load_chat_template(qvk_model *model, const char *path);
+
+/* ---- Generation --------------------------------------------------------------------------- */
+
+typedef struct qvk_generate_options {
+    float temperature;        /* 0: greedy */
+    int32_t top_k;            /* 0: off */
+    float top_p;              /* 1: off */
+    float min_p;              /* 0: off */
+    float repetition_penalty; /* 1: off */
+    float presence_penalty;   /* 0: off */
+    float frequency_penalty;  /* 0: off */
+    uint64_t seed;
+    int32_t max_tokens;
+    const char *const *stop;  /* stop strings; generation ends before the first one */
+    int32_t n_stop;
+    /* Start the reply inside a <think> block: "<think>\n" is appended to a prompt that does not
+     * already end in one, as Qwen3-2507 thinking templates do themselves. */
+    bool open_reasoning;
+    /* At most this many tokens of reasoning, then "\n</think>\n\n" is inserted and the answer
+     * follows; negative for no limit. */
+    int32_t reasoning_budget;
+} qvk_generate_options;
+
+/* The model's defaults: sampling from generation_config.json, 512 tokens, no stop strings,
+ * no reasoning budget. */
+qvk_generate_options qvk_generate_default_options(const qvk_model *model);
+
+typedef enum qvk_text_kind {
+    QVK_TEXT_REASONING,  /* inside the model's <think> block */
+    QVK_TEXT_CONTENT,    /* the answer, without tool-call blocks */
+} qvk_text_kind;
+
+/* Called with each new piece of text as it is generated (always whole UTF-8 characters).
+ * Return false to stop generating. */
+typedef bool (*qvk_stream_callback)(qvk_text_kind kind, const char *text, size_t length,
+                                    void *user_data);
+
+typedef struct qvk_generation {
+    char *reasoning_content;  /* NUL-terminated, never NULL after success */
+    char *content;
+    char *tool_calls_json;    /* a JSON array of OpenAI-style tool calls, or NULL when none */
+    int32_t *ids;             /* generated token ids, n_completion_tokens of them */
+    int32_t n_prompt_tokens;
+    int32_t n_cached_tokens;  /* prompt tokens reused from the session's KV cache */
+    int32_t n_completion_tokens;
+    double prompt_seconds;
+    double generation_seconds;
+    const char *finish_reason; /* "stop", "length", "tool_calls" or "context_full" */
+} qvk_generation;
+
+/* Generate a continuation of prompt ids in session. The prompt's longest prefix already in the
+ * session's KV cache is reused, so a chat that re-sends its history only evaluates what is new.
+ * The text is split into reasoning and content as Qwen3's reasoning parsers in vLLM and SGLang
+ * do; a prompt ending in <think> starts inside the reasoning. Free *out with
+ * qvk_generation_free. */
+qvk_status qvk_generate(qvk_session *session, const int32_t *prompt, int32_t n_prompt,
+                        const qvk_generate_options *options, qvk_stream_callback callback,
+                        void *user_data, qvk_generation *out);
+void qvk_generation_free(qvk_generation *generation);
+
 #ifdef __cplusplus
 }
 #endif

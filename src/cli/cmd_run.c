@@ -1,7 +1,10 @@
 /* qwen3vk run: generate from a prompt or from token ids. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "cli/generation.h"
 
 static int32_t argmax(const float *logits, int32_t n)
 {
@@ -45,10 +48,146 @@ int cli_run_tokens(const cli_options *options)
     return ok ? 0 : 1;
 }
 
+/* Load the model (and a --template file) and open a session; NULL after printing an error. */
+static qvk_session *open_model(const cli_options *options, qvk_model **model)
+{
+    qvk_session *session;
+
+    if (!(*model = cli_load_model(options)))
+        return NULL;
+    if (options->template_path && qvk_model_load_chat_template(*model, options->template_path) != QVK_OK) {
+        fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());
+        qvk_model_destroy(*model);
+        return NULL;
+    }
+    if (!(session = cli_create_session(*model, options)))
+        qvk_model_destroy(*model);
+    return session;
+}
+
+static void print_profile(const qvk_session *session, const cli_options *options)
+{
+    char report[8192];
+    if (options->session.profile && qvk_session_profile_report(session, report, sizeof(report)))
+        fprintf(stderr, "profile:\n%s", report);
+}
+
 int cli_run(const cli_options *options)
 {
+    qvk_model *model;
+    qvk_session *session;
+    qvk_generation generation;
+    cJSON *messages;
+    cJSON *request;
+    int status;
+
     if (options->tokens)
         return cli_run_tokens(options);
-    fprintf(stderr, "qwen3vk run: text prompts need the tokenizer (not built yet); use --tokens\n");
-    return 2;
+    if (!options->prompt) {
+        fprintf(stderr, "qwen3vk run: missing the prompt; usage: qwen3vk run -m DIR \"prompt\"\n");
+        return 2;
+    }
+    if (!(session = open_model(options, &model)))
+        return 1;
+    messages = cJSON_CreateArray();
+    if (options->system_prompt)
+        cli_add_message(messages, "system", options->system_prompt);
+    cli_add_message(messages, "user", options->prompt);
+    request = cli_chat_request(messages, options->thinking);
+    status = cli_generate_reply(session, model, request, options, options->thinking, &generation);
+    if (status == 0)
+        qvk_generation_free(&generation);
+    print_profile(session, options);
+    cJSON_Delete(request);
+    cJSON_Delete(messages);
+    qvk_session_destroy(session);
+    qvk_model_destroy(model);
+    return status;
+}
+
+/* A chat command: returns 1 if line was one (and handled), 0 otherwise, -1 for /exit. */
+static int chat_command(const char *line, cJSON **messages, int *thinking,
+                        const cli_options *options)
+{
+    if (strcmp(line, "/exit") == 0 || strcmp(line, "/bye") == 0)
+        return -1;
+    if (strcmp(line, "/think") == 0 || strcmp(line, "/no_think") == 0) {
+        *thinking = line[1] == 't';
+        fprintf(stderr, "thinking %s\n", *thinking ? "on" : "off");
+        return 1;
+    }
+    if (strcmp(line, "/reset") == 0) {
+        cJSON_Delete(*messages);
+        *messages = cJSON_CreateArray();
+        if (options->system_prompt)
+            cli_add_message(*messages, "system", options->system_prompt);
+        fprintf(stderr, "history cleared\n");
+        return 1;
+    }
+    if (line[0] == '/') {
+        fprintf(stderr, "unknown command %s; commands: /think, /no_think, /reset, /exit\n", line);
+        return 1;
+    }
+    return 0;
+}
+
+/* Append the reply to the history; the template drops the reasoning of earlier turns itself. */
+static void add_reply(cJSON *messages, const qvk_generation *generation)
+{
+    cJSON *message = cJSON_CreateObject();
+    cJSON_AddStringToObject(message, "role", "assistant");
+    cJSON_AddStringToObject(message, "content", generation->content);
+    if (generation->reasoning_content[0])
+        cJSON_AddStringToObject(message, "reasoning_content", generation->reasoning_content);
+    if (generation->tool_calls_json)
+        cJSON_AddItemToObject(message, "tool_calls", cJSON_Parse(generation->tool_calls_json));
+    cJSON_AddItemToArray(messages, message);
+}
+
+int cli_chat(const cli_options *options)
+{
+    qvk_model *model;
+    qvk_session *session = open_model(options, &model);
+    cJSON *messages = cJSON_CreateArray();
+    int thinking = options->thinking;
+    char line[65536];
+
+    if (!session) {
+        cJSON_Delete(messages);
+        return 1;
+    }
+    if (options->system_prompt)
+        cli_add_message(messages, "system", options->system_prompt);
+    fprintf(stderr, "chat with %s; /think, /no_think, /reset, /exit\n", options->model_dir);
+    for (;;) {
+        qvk_generation generation;
+        cJSON *request;
+        int command;
+
+        fprintf(stderr, ">>> ");
+        if (!fgets(line, sizeof(line), stdin))
+            break;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '\0')
+            continue;
+        if ((command = chat_command(line, &messages, &thinking, options)) != 0) {
+            if (command < 0)
+                break;
+            continue;
+        }
+        cli_add_message(messages, "user", line);
+        request = cli_chat_request(messages, thinking);
+        if (cli_generate_reply(session, model, request, options, thinking, &generation) == 0) {
+            add_reply(messages, &generation);
+            qvk_generation_free(&generation);
+        } else {
+            cJSON_DeleteItemFromArray(messages, cJSON_GetArraySize(messages) - 1);
+        }
+        cJSON_Delete(request);
+    }
+    print_profile(session, options);
+    cJSON_Delete(messages);
+    qvk_session_destroy(session);
+    qvk_model_destroy(model);
+    return 0;
 }

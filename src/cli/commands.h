@@ -7,6 +7,13 @@
 int cli_logits(const cli_options *options);
 int cli_run(const cli_options *options);
 int cli_run_tokens(const cli_options *options);
+int cli_chat(const cli_options *options);
+int cli_tokenize(const cli_options *options);
+int cli_template(const cli_options *options);
+int cli_devices(const cli_options *options);
+
+/* Read all of stdin into a malloc'ed NUL-terminated buffer; NULL on failure. */
+char *cli_read_stdin(size_t *length);
 
 /* Create a session for model with the options' backend settings, printing errors. */
 qvk_session *cli_create_session(qvk_model *model, const cli_options *options);

@@ -11,7 +11,11 @@ typedef struct cli_command {
 
 static const cli_command commands[] = {
     { "run", cli_run },
+    { "chat", cli_chat },
     { "logits", cli_logits },
+    { "tokenize", cli_tokenize },
+    { "template", cli_template },
+    { "devices", cli_devices },
 };
 
 int main(int argc, char **argv)

@@ -11,7 +11,7 @@ enum {
     OPT_TOKENS = 256, OPT_OUT, OPT_BACKEND, OPT_DEVICE, OPT_CTX, OPT_BATCH, OPT_THREADS,
     OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT, OPT_PRESENCE, OPT_FREQUENCY, OPT_SEED,
     OPT_STOP, OPT_THINK, OPT_NO_THINK, OPT_JSON, OPT_PRINT_IDS, OPT_PROFILE, OPT_LOG_LEVEL,
-    OPT_TEMPLATE, OPT_SYSTEM, OPT_QUIET,
+    OPT_TEMPLATE, OPT_SYSTEM, OPT_QUIET, OPT_THINK_BUDGET,
 };
 
 static const struct option long_options[] = {
@@ -36,6 +36,7 @@ static const struct option long_options[] = {
     { "stop", required_argument, NULL, OPT_STOP },
     { "think", no_argument, NULL, OPT_THINK },
     { "no-think", no_argument, NULL, OPT_NO_THINK },
+    { "think-budget", required_argument, NULL, OPT_THINK_BUDGET },
     { "json", no_argument, NULL, OPT_JSON },
     { "print-ids", no_argument, NULL, OPT_PRINT_IDS },
     { "profile", no_argument, NULL, OPT_PROFILE },
@@ -72,7 +73,9 @@ void cli_print_usage(const char *command)
         "\n"
         "generation:\n"
         "  -n, --n-predict N       maximum tokens to generate (default 512)\n"
-        "  --think, --no-think     turn the model's thinking on or off (default: the template's)\n"
+        "  --think, --no-think     turn the model's thinking on or off (default: the template's);\n"
+        "                          --think also opens the <think> block if the template does not\n"
+        "  --think-budget N        close the reasoning after N tokens and let the answer follow\n"
         "  --temp T                temperature, 0 for greedy (default from generation_config.json)\n"
         "  --top-k K, --top-p P, --min-p P   sampling cut-offs (defaults from generation_config.json)\n"
         "  --repeat-penalty R, --presence-penalty P, --frequency-penalty F\n"
@@ -201,6 +204,7 @@ static int parse_option(int c, cli_options *o)
         return 1;
     case OPT_THINK: o->thinking = 1; return 1;
     case OPT_NO_THINK: o->thinking = 0; return 1;
+    case OPT_THINK_BUDGET: return parse_int("--think-budget", optarg, 0, 1 << 24, &o->think_budget);
     case OPT_JSON: o->json = true; return 1;
     case OPT_PRINT_IDS: o->print_ids = true; return 1;
     case OPT_PROFILE: o->session.profile = true; return 1;
@@ -234,6 +238,7 @@ int cli_options_parse(int argc, char **argv, cli_options *o)
     o->min_p = NAN;
     o->repetition_penalty = NAN;
     o->thinking = -1;
+    o->think_budget = -1;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:n:h", long_options, NULL)) != -1) {

@@ -33,6 +33,7 @@ typedef struct cli_options {
     const char *stop[CLI_MAX_STOP_STRINGS];
     int32_t n_stop;
     int thinking;                /* 1 --think, 0 --no-think, -1 the template's default */
+    int32_t think_budget;        /* --think-budget, -1 for none */
     bool json;
     bool print_ids;
     bool quiet;

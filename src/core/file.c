@@ -12,11 +12,16 @@
 qvk_status qvk_file_read(const char *path, char **data, size_t *size)
 {
     FILE *file = fopen(path, "rb");
+    struct stat info;
     char *buffer;
     long length;
 
     if (!file)
         return qvk_error(QVK_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)) {
+        fclose(file);
+        return qvk_error(QVK_ERR_IO, "%s is not a regular file", path);
+    }
     if (fseek(file, 0, SEEK_END) != 0 || (length = ftell(file)) < 0 || fseek(file, 0, SEEK_SET) != 0) {
         fclose(file);
         return qvk_error(QVK_ERR_IO, "cannot read %s: %s", path, strerror(errno));
@@ -52,6 +57,10 @@ qvk_status qvk_file_map(const char *path, qvk_mapping *mapping)
     if (fstat(fd, &info) != 0) {
         close(fd);
         return qvk_error(QVK_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(info.st_mode)) {
+        close(fd);
+        return qvk_error(QVK_ERR_IO, "%s is not a regular file", path);
     }
     if (info.st_size > 0) {
         void *data = mmap(NULL, (size_t)info.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

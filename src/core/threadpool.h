@@ -2,6 +2,7 @@
 #ifndef QWEN3VK_CORE_THREADPOOL_H
 #define QWEN3VK_CORE_THREADPOOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -18,6 +19,11 @@ int32_t qvk_threadpool_size(const qvk_threadpool *pool);
 /* Run task on every thread (the caller is thread 0) and return when all have finished.
  * A NULL pool runs the task on the calling thread alone. */
 void qvk_threadpool_run(qvk_threadpool *pool, qvk_task_fn task, void *context);
+
+/* A buffer of at least size bytes, 64-byte aligned, that belongs to thread thread_index of pool:
+ * only that thread may use it, during a task, and it is kept (growing when a larger size is
+ * requested) until the pool is destroyed. Returns NULL for a NULL pool or when out of memory. */
+void *qvk_threadpool_scratch(qvk_threadpool *pool, int32_t thread_index, size_t size);
 
 /* The range [*begin, *end) of n items that thread_index of n_threads handles. */
 void qvk_split_range(int64_t n, int32_t thread_index, int32_t n_threads, int64_t *begin,

@@ -6,6 +6,7 @@
 
 #include "backend/backend.h"
 #include "core/log.h"
+#include "engine/session.h"
 
 struct qvk_session {
     qvk_model *model;
@@ -13,6 +14,7 @@ struct qvk_session {
     qvk_backend *backend;
     qvk_session_options options;
     int32_t position;
+    int32_t *tokens;         /* the n_ctx tokens whose keys and values the cache holds */
     float *logits;           /* rows of vocab_size floats */
     int32_t logits_capacity; /* rows */
 };
@@ -89,6 +91,12 @@ qvk_status qvk_session_create(qvk_model *model, const qvk_session_options *optio
     session->options.n_batch = config.n_batch;
     session->options.n_threads = config.n_threads;
 
+    session->tokens = malloc((size_t)config.n_ctx * sizeof(int32_t));
+    if (!session->tokens) {
+        free(session);
+        return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of memory for a context of %d tokens",
+                         config.n_ctx);
+    }
     status = qvk_graph_build(model, &session->graph);
     if (status == QVK_OK)
         status = create_backend(session, &config);
@@ -108,6 +116,7 @@ void qvk_session_destroy(qvk_session *session)
         session->backend->vtable->destroy(session->backend);
     qvk_graph_free(&session->graph);
     free(session->logits);
+    free(session->tokens);
     free(session);
 }
 
@@ -157,6 +166,7 @@ qvk_status qvk_session_eval(qvk_session *session, const int32_t *tokens, int32_t
         status = session->backend->vtable->forward(session->backend, &step, out);
         if (status != QVK_OK)
             return status;
+        memcpy(session->tokens + session->position, step.tokens, (size_t)n * sizeof(int32_t));
         session->position += n;
         done += n;
     }
@@ -167,6 +177,22 @@ qvk_status qvk_session_eval(qvk_session *session, const int32_t *tokens, int32_t
 void qvk_session_reset(qvk_session *session)
 {
     session->position = 0;
+}
+
+const int32_t *qvk_session_tokens(const qvk_session *session)
+{
+    return session->tokens;
+}
+
+void qvk_session_truncate(qvk_session *session, int32_t n_tokens)
+{
+    if (n_tokens >= 0 && n_tokens < session->position)
+        session->position = n_tokens;
+}
+
+qvk_model *qvk_session_model(const qvk_session *session)
+{
+    return session->model;
 }
 
 int32_t qvk_session_position(const qvk_session *session)

@@ -4,6 +4,7 @@
  * against what the engine implements, descriptive keys are accepted, and any other key is
  * rejected by name so that a model the engine would run wrongly is never run silently. */
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +60,10 @@ static qvk_status read_float(const char *path, const cJSON *json, const char *ke
         *out = fallback;
         return QVK_OK;
     }
-    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
-        return qvk_error(QVK_ERR_FORMAT, "%s: config key \"%s\" must be a number", path, key);
+    /* Converting a double outside the float range to float is undefined. */
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) || fabs(item->valuedouble) > FLT_MAX)
+        return qvk_error(QVK_ERR_FORMAT, "%s: config key \"%s\" must be a number within the float "
+                         "range", path, key);
     *out = (float)item->valuedouble;
     return QVK_OK;
 }
@@ -146,20 +149,60 @@ static qvk_status parse_config(const char *path, const cJSON *json, qvk_model_co
     return QVK_OK;
 }
 
-static void read_token_ids(const cJSON *item, qvk_model_config *config)
+/* Read a token id, an integer in 0..vocab_size-1. The range is checked before the conversion
+ * to int32_t, which is undefined for values outside it. */
+static qvk_status read_token_id(const char *path, const char *key, const cJSON *item,
+                                const qvk_model_config *config, int32_t *out)
+{
+    if (!cJSON_IsNumber(item))
+        return qvk_error(QVK_ERR_FORMAT, "%s: %s must be a token id (an integer from 0 to %d)",
+                         path, key, config->vocab_size - 1);
+    if (item->valuedouble < 0 || item->valuedouble >= config->vocab_size ||
+        item->valuedouble != floor(item->valuedouble))
+        return qvk_error(QVK_ERR_FORMAT, "%s: %s %.17g is not a token id (an integer from 0 to %d)",
+                         path, key, item->valuedouble, config->vocab_size - 1);
+    *out = (int32_t)item->valuedouble;
+    return QVK_OK;
+}
+
+/* Read eos_token_id, which is one id or a list of ids. */
+static qvk_status read_token_ids(const char *path, const cJSON *item, qvk_model_config *config)
 {
     const cJSON *id;
     int32_t max_ids = (int32_t)(sizeof(config->eos_token_ids) / sizeof(config->eos_token_ids[0]));
+    qvk_status status;
 
-    if (cJSON_IsNumber(item)) {
-        config->eos_token_ids[0] = (int32_t)item->valuedouble;
+    if (!cJSON_IsArray(item)) {
         config->n_eos_token_ids = 1;
-        return;
+        return read_token_id(path, "eos_token_id", item, config, &config->eos_token_ids[0]);
     }
     config->n_eos_token_ids = 0;
-    cJSON_ArrayForEach(id, item)
-        if (cJSON_IsNumber(id) && config->n_eos_token_ids < max_ids)
-            config->eos_token_ids[config->n_eos_token_ids++] = (int32_t)id->valuedouble;
+    cJSON_ArrayForEach(id, item) {
+        if (config->n_eos_token_ids == max_ids)
+            return qvk_error(QVK_ERR_UNSUPPORTED, "%s: eos_token_id lists more than %d ids",
+                             path, max_ids);
+        status = read_token_id(path, "eos_token_id", id, config,
+                               &config->eos_token_ids[config->n_eos_token_ids++]);
+        if (status != QVK_OK)
+            return status;
+    }
+    return QVK_OK;
+}
+
+/* Read bos_token_id and eos_token_id of config.json. A null or absent key keeps the default. */
+static qvk_status read_special_ids(const char *path, const cJSON *json, qvk_model_config *config)
+{
+    const cJSON *item;
+    qvk_status status;
+
+    item = cJSON_GetObjectItemCaseSensitive(json, "bos_token_id");
+    if (item && !cJSON_IsNull(item) &&
+        (status = read_token_id(path, "bos_token_id", item, config, &config->bos_token_id)) != QVK_OK)
+        return status;
+    item = cJSON_GetObjectItemCaseSensitive(json, "eos_token_id");
+    if (item && !cJSON_IsNull(item))
+        return read_token_ids(path, item, config);
+    return QVK_OK;
 }
 
 /* generation_config.json: stop ids and sampling defaults. Unknown keys are harmless here. */
@@ -169,8 +212,9 @@ static qvk_status parse_generation_config(const char *path, const cJSON *json,
     const cJSON *item;
     qvk_status status;
 
-    if ((item = cJSON_GetObjectItemCaseSensitive(json, "eos_token_id")))
-        read_token_ids(item, config);
+    item = cJSON_GetObjectItemCaseSensitive(json, "eos_token_id");
+    if (item && !cJSON_IsNull(item) && (status = read_token_ids(path, item, config)) != QVK_OK)
+        return status;
     if ((status = read_float(path, json, "temperature", config->temperature, &config->temperature)) ||
         (status = read_float(path, json, "top_p", config->top_p, &config->top_p)) ||
         (status = read_float(path, json, "min_p", config->min_p, &config->min_p)) ||
@@ -178,8 +222,13 @@ static qvk_status parse_generation_config(const char *path, const cJSON *json,
                              &config->repetition_penalty)))
         return status;
     item = cJSON_GetObjectItemCaseSensitive(json, "top_k");
-    if (cJSON_IsNumber(item))
+    if (item && !cJSON_IsNull(item)) {
+        if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > 1e9 ||
+            item->valuedouble != floor(item->valuedouble))
+            return qvk_error(QVK_ERR_FORMAT, "%s: top_k must be a non-negative integer (0 disables it)",
+                             path);
         config->top_k = (int32_t)item->valuedouble;
+    }
     if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(json, "do_sample")))
         config->temperature = 0.0f;
     return QVK_OK;
@@ -188,16 +237,24 @@ static qvk_status parse_generation_config(const char *path, const cJSON *json,
 static qvk_status load_json(const char *path, cJSON **json)
 {
     char *text;
+    const char *end = NULL;
     qvk_status status = qvk_file_read(path, &text, NULL);
 
     if (status != QVK_OK)
         return status;
-    *json = cJSON_Parse(text);
+    *json = cJSON_ParseWithOpts(text, &end, 0);
+    if (!*json) {
+        int line = 1;
+        for (const char *c = text; c < end; c++)
+            line += *c == '\n';
+        free(text);
+        return qvk_error(QVK_ERR_FORMAT, "%s: invalid JSON at line %d", path, line);
+    }
     free(text);
     if (!cJSON_IsObject(*json)) {
         cJSON_Delete(*json);
         *json = NULL;
-        return qvk_error(QVK_ERR_FORMAT, "%s: not a valid JSON object", path);
+        return qvk_error(QVK_ERR_FORMAT, "%s: not a JSON object", path);
     }
     return QVK_OK;
 }
@@ -206,7 +263,6 @@ qvk_status qvk_config_load(const char *dir, qvk_model_config *config)
 {
     char path[4200];
     cJSON *json = NULL;
-    const cJSON *item;
     qvk_status status;
 
     memset(config, 0, sizeof(*config));
@@ -219,10 +275,8 @@ qvk_status qvk_config_load(const char *dir, qvk_model_config *config)
     if ((status = load_json(path, &json)) != QVK_OK)
         return status;
     status = parse_config(path, json, config);
-    if ((item = cJSON_GetObjectItemCaseSensitive(json, "bos_token_id")) && cJSON_IsNumber(item))
-        config->bos_token_id = (int32_t)item->valuedouble;
-    if ((item = cJSON_GetObjectItemCaseSensitive(json, "eos_token_id")))
-        read_token_ids(item, config);
+    if (status == QVK_OK)
+        status = read_special_ids(path, json, config);
     cJSON_Delete(json);
     if (status != QVK_OK)
         return status;

@@ -2,9 +2,11 @@
  * that every tensor the forward pass needs is present with the dtype and shape config.json
  * implies. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -21,6 +23,10 @@ static qvk_status open_sharded(qvk_model *model, const char *index_path)
         return status;
     index = cJSON_Parse(text);
     free(text);
+    if (!cJSON_IsObject(index)) {
+        cJSON_Delete(index);
+        return qvk_error(QVK_ERR_FORMAT, "%s: not a valid JSON object", index_path);
+    }
     weight_map = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
     if (!cJSON_IsObject(weight_map)) {
         cJSON_Delete(index);
@@ -138,8 +144,26 @@ static qvk_status bind_layer(const qvk_model *model, int32_t layer, qvk_layer_we
     return QVK_OK;
 }
 
+/* Return whether tensor is one of the weights that bind_weights() stored in model. */
+static int is_bound(const qvk_model *model, const qvk_tensor *tensor)
+{
+    const qvk_layer_weights *w;
+    int layer = -1;
+
+    if (tensor == model->embed || tensor == model->final_norm || tensor == model->lm_head)
+        return 1;
+    if (sscanf(tensor->name, "model.layers.%d.", &layer) != 1 || layer < 0 ||
+        layer >= model->config.n_layers)
+        return 0;
+    w = &model->layers[layer];
+    return tensor == w->attn_norm || tensor == w->wq || tensor == w->wk || tensor == w->wv ||
+           tensor == w->wo || tensor == w->q_norm || tensor == w->k_norm || tensor == w->ffn_norm ||
+           tensor == w->w_gate || tensor == w->w_up || tensor == w->w_down;
+}
+
 /* Every tensor in the files must be one the forward pass uses: a stray tensor means the files
- * belong to another architecture or configuration. */
+ * belong to another architecture or configuration, and a second copy of a tensor means the
+ * files disagree on its value. */
 static qvk_status check_no_extra_tensors(const qvk_model *model, int32_t n_expected)
 {
     int32_t n_found = 0;
@@ -150,29 +174,59 @@ static qvk_status check_no_extra_tensors(const qvk_model *model, int32_t n_expec
         return QVK_OK;
     for (int32_t i = 0; i < model->n_files; i++) {
         for (int32_t t = 0; t < model->files[i].n_tensors; t++) {
-            const char *name = model->files[i].tensors[t].name;
-            int layer = -1;
-            int used = strcmp(name, "model.embed_tokens.weight") == 0 ||
-                       strcmp(name, "model.norm.weight") == 0 || strcmp(name, "lm_head.weight") == 0;
-            if (!used && sscanf(name, "model.layers.%d.", &layer) == 1 &&
-                layer >= 0 && layer < model->config.n_layers)
-                used = find_tensor(model, name) == &model->files[i].tensors[t];
-            if (!used)
-                return qvk_error(QVK_ERR_FORMAT, "%s: unexpected tensor %s; the weights do not match "
-                                 "config.json", model->files[i].path, name);
+            const qvk_tensor *tensor = &model->files[i].tensors[t];
+            const qvk_tensor *first = find_tensor(model, tensor->name);
+
+            /* A tied model may still carry lm_head.weight: checked, then not used. */
+            if (is_bound(model, tensor) ||
+                (first == tensor && strcmp(tensor->name, "lm_head.weight") == 0))
+                continue;
+            if (first != tensor)
+                return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s appears twice, here and in %s; the "
+                                 "weight files are corrupt", model->files[i].path, tensor->name,
+                                 first->file);
+            return qvk_error(QVK_ERR_FORMAT, "%s: unexpected tensor %s; the weights do not match "
+                             "config.json", model->files[i].path, tensor->name);
         }
     }
-    return qvk_error(QVK_ERR_FORMAT, "%s: %d tensors in the weight files, %d expected (a tensor "
-                     "appears twice?)", model->dir, n_found, n_expected);
+    return qvk_error(QVK_ERR_FORMAT, "%s: %d tensors in the weight files, %d expected",
+                     model->dir, n_found, n_expected);
+}
+
+/* Return the error for the first tensor that config.json requires and the files lack. Layers
+ * are bound into a scratch struct, so a layer count far beyond the files allocates nothing. */
+static qvk_status find_missing_tensor(const qvk_model *model)
+{
+    const qvk_model_config *c = &model->config;
+    const qvk_tensor *tensor;
+    qvk_layer_weights scratch;
+    qvk_status status;
+
+    if ((status = bind_tensor(model, "model.embed_tokens.weight", c->vocab_size, c->hidden_size,
+                              &tensor)) != QVK_OK ||
+        (status = bind_tensor(model, "model.norm.weight", c->hidden_size, 0, &tensor)) != QVK_OK)
+        return status;
+    for (int32_t layer = 0; layer < c->n_layers; layer++)
+        if ((status = bind_layer(model, layer, &scratch)) != QVK_OK)
+            return status;
+    return qvk_error(QVK_ERR_FORMAT, "%s: the weight files contain fewer tensors than "
+                     "config.json requires", model->dir);
 }
 
 static qvk_status bind_weights(qvk_model *model)
 {
     const qvk_model_config *c = &model->config;
     const qvk_tensor *lm_head = find_tensor(model, "lm_head.weight");
-    int32_t n_expected = 2 + 11 * c->n_layers + (lm_head != NULL);
+    int64_t n_expected = 2 + 11 * (int64_t)c->n_layers + (lm_head != NULL);
+    int64_t n_found = 0;
     qvk_status status;
 
+    /* The required tensors have distinct names, so fewer tensors in the files than required
+     * means that one of them is missing. */
+    for (int32_t i = 0; i < model->n_files; i++)
+        n_found += model->files[i].n_tensors;
+    if (n_found < n_expected)
+        return find_missing_tensor(model);
     model->layers = calloc((size_t)c->n_layers, sizeof(qvk_layer_weights));
     if (!model->layers)
         return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of memory for %d layers", c->n_layers);
@@ -194,7 +248,19 @@ static qvk_status bind_weights(qvk_model *model)
         return status;
     if (c->tie_word_embeddings)
         model->lm_head = model->embed;
-    return check_no_extra_tensors(model, n_expected);
+    return check_no_extra_tensors(model, (int32_t)n_expected);
+}
+
+static qvk_status check_model_dir(const char *dir)
+{
+    struct stat info;
+
+    if (stat(dir, &info) != 0)
+        return qvk_error(QVK_ERR_IO, "cannot open model folder %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(info.st_mode))
+        return qvk_error(QVK_ERR_INVALID_ARGUMENT, "%s is not a folder; give the Hugging Face model "
+                         "folder that contains config.json and the weights", dir);
+    return QVK_OK;
 }
 
 qvk_status qvk_model_load(const char *dir, const qvk_model_options *options, qvk_model **out)
@@ -205,6 +271,8 @@ qvk_status qvk_model_load(const char *dir, const qvk_model_options *options, qvk
 
     (void)options;
     *out = NULL;
+    if ((status = check_model_dir(dir)) != QVK_OK)
+        return status;
     model = calloc(1, sizeof(*model));
     if (!model)
         return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of memory loading %s", dir);
@@ -214,6 +282,8 @@ qvk_status qvk_model_load(const char *dir, const qvk_model_options *options, qvk
         status = open_weight_files(model);
     if (status == QVK_OK)
         status = bind_weights(model);
+    if (status == QVK_OK)
+        status = qvk_model_load_text(model);
     if (status != QVK_OK) {
         qvk_model_destroy(model);
         return status;
@@ -234,6 +304,7 @@ void qvk_model_destroy(qvk_model *model)
 {
     if (!model)
         return;
+    qvk_model_free_text(model);
     for (int32_t i = 0; i < model->n_files; i++)
         qvk_safetensors_close(&model->files[i]);
     free(model->files);

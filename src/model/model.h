@@ -33,7 +33,16 @@ struct qvk_model {
     const qvk_tensor *lm_head;     /* lm_head.weight, or embed when the embeddings are tied */
     qvk_layer_weights *layers;     /* n_layers entries */
     size_t weight_bytes;           /* all tensors together */
+
+    /* Text processing, loaded with the model when tokenizer.json and tokenizer_config.json are
+     * present; NULL otherwise (then only token ids can be used). */
+    struct qvk_tokenizer *tokenizer;
+    struct qvk_chat_template *chat_template;
 };
+
+/* Load tokenizer.json and the chat template of tokenizer_config.json from model->dir. */
+qvk_status qvk_model_load_text(qvk_model *model);
+void qvk_model_free_text(qvk_model *model);
 
 /* Parse config.json and, when present, generation_config.json of dir into config. */
 qvk_status qvk_config_load(const char *dir, qvk_model_config *config);

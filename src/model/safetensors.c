@@ -29,7 +29,7 @@ static qvk_status parse_entry(const qvk_safetensors_file *file, const cJSON *ent
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(entry, "shape");
     const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(entry, "data_offsets");
-    const cJSON *dim;
+    const cJSON *dim, *begin_item, *end_item;
     double begin, end;
     uint64_t n_elements = 1;
 
@@ -60,16 +60,36 @@ static qvk_status parse_entry(const qvk_safetensors_file *file, const cJSON *ent
         if (n_elements > (1ull << 40))
             return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: shape too large", file->path, name);
     }
-    begin = cJSON_GetArrayItem(offsets, 0)->valuedouble;
-    end = cJSON_GetArrayItem(offsets, 1)->valuedouble;
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(offsets, 0)) ||
-        !cJSON_IsNumber(cJSON_GetArrayItem(offsets, 1)) || begin < 0 || end < begin)
-        return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: invalid data_offsets", file->path, name);
-    if ((uint64_t)end > data_size)
+    begin_item = cJSON_GetArrayItem(offsets, 0);
+    end_item = cJSON_GetArrayItem(offsets, 1);
+    if (!cJSON_IsNumber(begin_item) || !cJSON_IsNumber(end_item))
+        return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: data_offsets must be two numbers",
+                         file->path, name);
+    begin = begin_item->valuedouble;
+    end = end_item->valuedouble;
+    if (begin < 0 || end < begin)
+        return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: data_offsets [%.17g, %.17g] are invalid: "
+                         "begin must be >= 0 and not after end; the file is corrupt",
+                         file->path, name, begin, end);
+    /* Compared as doubles: an end beyond 2^64 must not be converted to uint64_t. */
+    if (end > (double)data_size)
         return qvk_error(QVK_ERR_FORMAT,
-                         "%s: tensor %s: data_offsets end %.0f is past the end of the data "
+                         "%s: tensor %s: data_offsets end %.17g is past the end of the data "
                          "(%llu bytes); the file is truncated or corrupt, download it again",
                          file->path, name, end, (unsigned long long)data_size);
+    if (begin != (double)(uint64_t)begin || end != (double)(uint64_t)end)
+        return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: data_offsets [%.17g, %.17g] are not "
+                         "whole byte offsets", file->path, name, begin, end);
+    /* The kernels read tensors in place as arrays of their dtype. The safetensors serializer
+     * pads the header to 8 bytes and writes tensors by descending dtype size, so every tensor
+     * it writes is aligned to its dtype. */
+    if ((uintptr_t)(data + (uint64_t)begin) % qvk_dtype_size(tensor->dtype) != 0)
+        return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: data at file offset %llu is not aligned "
+                         "to its %s size of %zu bytes; the file is corrupt",
+                         file->path, name,
+                         (unsigned long long)(data - (const uint8_t *)file->mapping.data) +
+                             (unsigned long long)begin,
+                         qvk_dtype_name(tensor->dtype), qvk_dtype_size(tensor->dtype));
     if ((uint64_t)(end - begin) != n_elements * qvk_dtype_size(tensor->dtype))
         return qvk_error(QVK_ERR_FORMAT,
                          "%s: tensor %s: %.0f data bytes do not match shape × %s size (%llu bytes)",

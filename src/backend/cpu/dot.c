@@ -1,16 +1,35 @@
-/* Dot products of float32 activations with weight rows, with the SIMD width picked at run time:
- * AVX2+FMA(+F16C) on x86-64 when the CPU has it, NEON on arm64, portable C otherwise. All sums
- * are float32; the vector paths keep 8 to 32 partial sums and add them at the end. */
+/* Dot products of float32 activations with weight rows, and the widening of weight rows to
+ * float32, with the SIMD width picked at run time: AVX2+FMA(+F16C) on x86-64 when the CPU has it,
+ * NEON on arm64, portable C otherwise. All sums are float32; the vector paths keep 8 to 32
+ * partial sums and add them at the end. Defining QWEN3VK_CPU_PORTABLE at build time forces the
+ * portable code, to test it on a machine with SIMD. */
 #include <stdint.h>
+#include <string.h>
 
 #include "backend/cpu/kernels.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(QWEN3VK_CPU_PORTABLE)
 #include <immintrin.h>
 #define QVK_X86_DISPATCH 1
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) && !defined(QWEN3VK_CPU_PORTABLE)
 #include <arm_neon.h>
+#define QVK_NEON 1
 #endif
+
+/* How far ahead of the FMAs the four-row dot products prefetch each weight row. The hardware
+ * prefetcher alone leaves a core's memory streams partly idle; 1 KiB ahead measured best of
+ * 0.25-2 KiB on a Xeon with AVX-512 (see docs/benchmarks.md). */
+#define PREFETCH_BYTES 1024
+
+static inline float weight_at(const void *row, int64_t i, qvk_dtype dtype)
+{
+    switch (dtype) {
+    case QVK_DTYPE_BF16: return qvk_bf16_to_f32(((const uint16_t *)row)[i]);
+    case QVK_DTYPE_F16: return qvk_f16_to_f32(((const uint16_t *)row)[i]);
+    case QVK_DTYPE_F32: break;
+    }
+    return ((const float *)row)[i];
+}
 
 static float dot_bf16_portable(const float *x, const uint16_t *w, int64_t n)
 {
@@ -101,6 +120,79 @@ AVX2_TARGET static float dot_f32_avx2(const float *x, const float *w, int64_t n)
     return sum + dot_f32_portable(x + i, w + i, n - i);
 }
 
+/* Eight weights widened to float32, by dtype; used with a constant dtype, so each caller below
+ * compiles to straight-line code for one format. */
+AVX2_TARGET static inline __m256 load_weights8(const void *w, int64_t i, qvk_dtype dtype)
+{
+    switch (dtype) {
+    case QVK_DTYPE_BF16: return load_bf16((const uint16_t *)w + i);
+    case QVK_DTYPE_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+    case QVK_DTYPE_F32: break;
+    }
+    return _mm256_loadu_ps((const float *)w + i);
+}
+
+/* Four weight rows against one vector: x is loaded once for all four rows, and the four rows are
+ * four memory streams in flight, each prefetched PREFETCH_BYTES ahead. */
+AVX2_TARGET __attribute__((always_inline)) static inline void
+dot4_avx2(const float *x, const void *w, int64_t row_stride, int64_t n, qvk_dtype dtype,
+          float out[4])
+{
+    const char *rows[4];
+    __m256 a[4], b[4];
+    size_t element = qvk_dtype_size(dtype);
+    int64_t i = 0;
+
+    for (int j = 0; j < 4; j++) {
+        rows[j] = (const char *)w + (size_t)(j * row_stride) * element;
+        a[j] = b[j] = _mm256_setzero_ps();
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        for (int j = 0; j < 4; j++) {
+            _mm_prefetch(rows[j] + (size_t)i * element + PREFETCH_BYTES, _MM_HINT_T0);
+            a[j] = _mm256_fmadd_ps(x0, load_weights8(rows[j], i, dtype), a[j]);
+            b[j] = _mm256_fmadd_ps(x1, load_weights8(rows[j], i + 8, dtype), b[j]);
+        }
+    }
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 4; j++)
+            a[j] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), load_weights8(rows[j], i, dtype), a[j]);
+    for (int j = 0; j < 4; j++) {
+        float sum = horizontal_sum(_mm256_add_ps(a[j], b[j]));
+        for (int64_t t = i; t < n; t++)
+            sum += x[t] * weight_at(rows[j], t, dtype);
+        out[j] = sum;
+    }
+}
+
+AVX2_TARGET static void dot4_bf16_avx2(const float *x, const uint16_t *w, int64_t stride, int64_t n,
+                                       float out[4])
+{
+    dot4_avx2(x, w, stride, n, QVK_DTYPE_BF16, out);
+}
+
+AVX2_TARGET static void dot4_f16_avx2(const float *x, const uint16_t *w, int64_t stride, int64_t n,
+                                      float out[4])
+{
+    dot4_avx2(x, w, stride, n, QVK_DTYPE_F16, out);
+}
+
+AVX2_TARGET static void dot4_f32_avx2(const float *x, const float *w, int64_t stride, int64_t n,
+                                      float out[4])
+{
+    dot4_avx2(x, w, stride, n, QVK_DTYPE_F32, out);
+}
+
+AVX2_TARGET static void widen_avx2(const uint16_t *in, int64_t n, qvk_dtype dtype, float *out)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, load_weights8(in, i, dtype));
+    for (; i < n; i++)
+        out[i] = weight_at(in, i, dtype);
+}
+
 static int has_avx2(void)
 {
     static int cached = -1;
@@ -111,9 +203,21 @@ static int has_avx2(void)
     }
     return cached;
 }
+
+/* AVX-512 F is used by the matmul micro-kernel only; the dot products stay 256 bits wide because
+ * they are bound by memory bandwidth, not arithmetic. */
+static int has_avx512(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f");
+    }
+    return cached;
+}
 #endif
 
-#if defined(__aarch64__)
+#ifdef QVK_NEON
 static float dot_bf16_neon(const float *x, const uint16_t *w, int64_t n)
 {
     float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
@@ -145,7 +249,7 @@ float qvk_dot_f32_bf16(const float *x, const uint16_t *w, int64_t n)
 #ifdef QVK_X86_DISPATCH
     if (has_avx2())
         return dot_bf16_avx2(x, w, n);
-#elif defined(__aarch64__)
+#elif defined(QVK_NEON)
     return dot_bf16_neon(x, w, n);
 #endif
     return dot_bf16_portable(x, w, n);
@@ -165,7 +269,7 @@ float qvk_dot_f32_f32(const float *x, const float *w, int64_t n)
 #ifdef QVK_X86_DISPATCH
     if (has_avx2())
         return dot_f32_avx2(x, w, n);
-#elif defined(__aarch64__)
+#elif defined(QVK_NEON)
     return dot_f32_neon(x, w, n);
 #endif
     return dot_f32_portable(x, w, n);
@@ -173,11 +277,70 @@ float qvk_dot_f32_f32(const float *x, const float *w, int64_t n)
 
 const char *qvk_cpu_simd_name(void)
 {
-#ifdef QVK_X86_DISPATCH
-    return has_avx2() ? "avx2+fma" : "portable";
-#elif defined(__aarch64__)
-    return "neon";
-#else
+    switch (qvk_cpu_simd_level()) {
+    case QVK_CPU_SIMD_AVX2: return "avx2+fma";
+    case QVK_CPU_SIMD_AVX512: return "avx512+avx2+fma";
+    case QVK_CPU_SIMD_NEON: return "neon";
+    case QVK_CPU_SIMD_PORTABLE: break;
+    }
     return "portable";
+}
+
+/* Four single dot products: the portable and NEON path of the four-row kernels. */
+static void dot4_rows(const float *x, const void *w, int64_t row_stride, int64_t n, qvk_dtype dtype,
+                      float out[4])
+{
+    size_t row_bytes = (size_t)row_stride * qvk_dtype_size(dtype);
+    for (int j = 0; j < 4; j++) {
+        const void *row = (const char *)w + (size_t)j * row_bytes;
+        switch (dtype) {
+        case QVK_DTYPE_BF16: out[j] = qvk_dot_f32_bf16(x, row, n); break;
+        case QVK_DTYPE_F16: out[j] = qvk_dot_f32_f16(x, row, n); break;
+        case QVK_DTYPE_F32: out[j] = qvk_dot_f32_f32(x, row, n); break;
+        }
+    }
+}
+
+void qvk_dot4(const float *x, const void *w, qvk_dtype dtype, int64_t row_stride, int64_t n,
+              float out[4])
+{
+#ifdef QVK_X86_DISPATCH
+    if (has_avx2()) {
+        switch (dtype) {
+        case QVK_DTYPE_BF16: dot4_bf16_avx2(x, w, row_stride, n, out); return;
+        case QVK_DTYPE_F16: dot4_f16_avx2(x, w, row_stride, n, out); return;
+        case QVK_DTYPE_F32: dot4_f32_avx2(x, w, row_stride, n, out); return;
+        }
+    }
+#endif
+    dot4_rows(x, w, row_stride, n, dtype, out);
+}
+
+void qvk_widen_f32(const void *in, qvk_dtype dtype, int64_t n, float *out)
+{
+    if (dtype == QVK_DTYPE_F32) {
+        memcpy(out, in, (size_t)n * sizeof(float));
+        return;
+    }
+#ifdef QVK_X86_DISPATCH
+    if (has_avx2()) {
+        widen_avx2(in, n, dtype, out);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++)
+        out[i] = weight_at(in, i, dtype);
+}
+
+qvk_cpu_simd qvk_cpu_simd_level(void)
+{
+#ifdef QVK_X86_DISPATCH
+    if (!has_avx2())
+        return QVK_CPU_SIMD_PORTABLE;
+    return has_avx512() ? QVK_CPU_SIMD_AVX512 : QVK_CPU_SIMD_AVX2;
+#elif defined(QVK_NEON)
+    return QVK_CPU_SIMD_NEON;
+#else
+    return QVK_CPU_SIMD_PORTABLE;
 #endif
 }

@@ -26,7 +26,7 @@ void qvk_cpu_rmsnorm(const float *x, const qvk_tensor *weight, int32_t n_rows, i
                      float eps, float *out);
 
 /* out[r][o] = Σ_i x[r][i] · w[o][i] for n_rows rows of x (w->shape[1] floats each) and every
- * output o < w->shape[0]; adds to out instead when accumulate is set. */
+ * output o < w->shape[0]; adds to out instead when accumulate is set. Defined in matmul.c. */
 void qvk_cpu_matmul(qvk_threadpool *pool, const float *x, int32_t n_rows, const qvk_tensor *w,
                     bool accumulate, float *out);
 
@@ -53,7 +53,28 @@ void qvk_cpu_swiglu(float *gate, const float *up, size_t n);
 float qvk_dot_f32_bf16(const float *x, const uint16_t *w, int64_t n);
 float qvk_dot_f32_f16(const float *x, const uint16_t *w, int64_t n);
 float qvk_dot_f32_f32(const float *x, const float *w, int64_t n);
-/* The instruction set the dot products use: "avx2+fma", "neon" or "portable". */
+/* The instruction set the dot products use: "avx2+fma", "avx512+avx2+fma", "neon" or
+ * "portable". */
 const char *qvk_cpu_simd_name(void);
+
+/* ---- Building blocks of qvk_cpu_matmul (dot.c, matmul.c) ---- */
+
+typedef enum qvk_cpu_simd {
+    QVK_CPU_SIMD_PORTABLE,
+    QVK_CPU_SIMD_AVX2,   /* AVX2, FMA and F16C */
+    QVK_CPU_SIMD_AVX512, /* AVX-512 F as well */
+    QVK_CPU_SIMD_NEON,
+} qvk_cpu_simd;
+
+/* The widest instruction set of this CPU that the kernels use, detected once. */
+qvk_cpu_simd qvk_cpu_simd_level(void);
+
+/* out[j] = Σ_{i<n} x[i] · w[j × row_stride + i] for j < 4: four weight rows of type dtype against
+ * one vector, loading x once for the four. */
+void qvk_dot4(const float *x, const void *w, qvk_dtype dtype, int64_t row_stride, int64_t n,
+              float out[4]);
+
+/* Convert n weights of type dtype to float32. */
+void qvk_widen_f32(const void *in, qvk_dtype dtype, int64_t n, float *out);
 
 #endif

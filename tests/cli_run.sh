@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The qwen3vk command as a user runs it on the bundled tiny model: run (streamed and --json),
+# tokenize, template, and clear errors for bad input.
+set -u
+bin=${QWEN3VK_BIN:?QWEN3VK_BIN must name the qwen3vk binary}
+model=${QWEN3VK_TEST_DATA:?}/qwen3-tiny
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passed=0
+
+check() { # check NAME CONDITION...
+    local name=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failures=$((failures + 1))
+        echo "FAIL: $name"
+    fi
+}
+
+# Streaming run with thinking: the reasoning is framed apart from the answer; stats on stderr.
+"$bin" run -m "$model" --backend cpu -n 24 --seed 3 --think "What is 2+2?" >"$work/out" 2>"$work/err"
+check "run exits 0" test $? -eq 0
+check "run prints a stats line" grep -q "generated: 24 tokens" "$work/err"
+
+# --json: one object with the documented keys.
+"$bin" run -m "$model" --backend cpu -n 16 --seed 3 --json --no-think "Hello" >"$work/json" 2>/dev/null
+check "run --json exits 0" test $? -eq 0
+for key in reasoning_content content tool_calls usage timings finish_reason; do
+    check "run --json has $key" grep -q "\"$key\"" "$work/json"
+done
+check "no-think output has no reasoning" grep -q '"reasoning_content":""' "$work/json"
+
+# --think opens the think block and --think-budget closes it: both parts are present.
+"$bin" run -m "$model" --backend cpu -n 20 --seed 3 --json --think --think-budget 8 "Hello" >"$work/json" 2>/dev/null
+check "think budget gives reasoning" grep -vq '"reasoning_content":""' "$work/json"
+check "think budget gives content" grep -vq '"content":""' "$work/json"
+"$bin" run -m "$model" --backend cpu -n 20 --seed 3 --think --think-budget 8 "Hello" >"$work/out" 2>/dev/null
+check "reasoning is framed" grep -q "done thinking" "$work/out"
+
+# tokenize: ids as a JSON array, identical to the Hugging Face tokenizer's.
+printf 'Hello world' | "$bin" tokenize -m "$model" >"$work/ids" 2>/dev/null
+check "tokenize prints ids" grep -qx '\[9707, 1879\]' "$work/ids"
+
+# template: an OpenAI-style request rendered with the model's template.
+echo '{"messages":[{"role":"user","content":"Hi"}],"add_generation_prompt":true,"chat_template_kwargs":{"enable_thinking":false}}' |
+    "$bin" template -m "$model" >"$work/prompt" 2>/dev/null
+printf '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n' >"$work/expected"
+check "template renders the prompt" cmp -s "$work/prompt" "$work/expected"
+
+# Bad input: a clear one-line error and a non-zero status, never a crash (status > 128).
+expect_error() { # expect_error NAME PATTERN COMMAND...
+    local name=$1 pattern=$2
+    shift 2
+    "$@" >"$work/bad.out" 2>"$work/bad.err" </dev/null
+    local status=$?
+    check "$name fails" test "$status" -ne 0
+    check "$name does not crash" test "$status" -lt 128
+    check "$name names the problem" grep -q "$pattern" "$work/bad.err"
+}
+expect_error "invalid UTF-8 prompt" "UTF-8" "$bin" run -m "$model" --backend cpu "$(printf 'caf\xc3')"
+expect_error "prompt longer than the context" "context" "$bin" run -m "$model" --backend cpu --ctx 8 "a long prompt that does not fit eight tokens of context"
+expect_error "missing model folder" "$work/none" "$bin" run -m "$work/none" --backend cpu "Hi"
+expect_error "unknown backend" "backend" "$bin" run -m "$model" --backend tpu "Hi"
+expect_error "bad temperature" "temperature" "$bin" run -m "$model" --backend cpu --temp -1 "Hi"
+expect_error "template syntax error" "line" bash -c "echo '{% if %}' > '$work/t.jinja'; echo '{\"messages\":[]}' | '$bin' template -m '$model' --template '$work/t.jinja'"
+expect_error "request not JSON" "JSON" bash -c "echo 'not json' | '$bin' template -m '$model'"
+expect_error "unknown command" "unknown command" "$bin" frobnicate
+
+echo "$passed passed, $failures failed"
+test "$failures" -eq 0
