@@ -3,9 +3,9 @@
 #
 #   tools/shaderc.sh GLSLANG_VALIDATOR OUT_DIR shaders/a.comp shaders/b.comp ...
 #
-# Writes OUT_DIR/shaders.c and OUT_DIR/shaders.h. Each shader becomes one or more SPIR-V modules:
-# a line "// variant: SUFFIX -DNAME=VALUE ..." in a shader compiles it once more per line with
-# those defines, as module "<basename>_<SUFFIX>"; without such lines the module is "<basename>".
+# Writes OUT_DIR/shaders.c and OUT_DIR/shaders.h. Each shader becomes one or more SPIR-V modules.
+# Each line "// variant: SUFFIX -DNAME=VALUE ..." in a shader compiles it once with those
+# defines, as module "<basename>_<SUFFIX>". A shader without such lines is module "<basename>".
 # The table qvk_spirv_modules[] lists every module by name.
 set -eu
 

@@ -77,7 +77,7 @@ qvk_status tokenizer_config_model(qvk_tokenizer *tokenizer, const cJSON *model, 
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
-    bool byte_fallback;
+    bool byte_fallback = false;
     qvk_status status;
 
     /* A file without model.type is read as BPE: the vocab and merges checks apply either way. */
@@ -121,7 +121,7 @@ static qvk_status add_normalizer(qvk_tokenizer *tokenizer, const cJSON *node, co
         tokenizer_normalization form;
     } forms[] = {{"NFC", TOKENIZER_NFC}, {"NFD", TOKENIZER_NFD}, {"NFKC", TOKENIZER_NFKC},
                  {"NFKD", TOKENIZER_NFKD}};
-    const char *type;
+    const char *type = NULL;
     qvk_status status = json_type_field(node, path, key, &type);
 
     if (status != QVK_OK)
@@ -143,7 +143,7 @@ static qvk_status config_normalizer(qvk_tokenizer *tokenizer, const cJSON *root,
 {
     const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     const cJSON *list, *item;
-    const char *type;
+    const char *type = NULL;
     qvk_status status;
     int index = 0;
 
@@ -272,7 +272,7 @@ static qvk_status add_split(qvk_tokenizer *tokenizer, const char *pattern, bool 
 static qvk_status add_byte_level(qvk_tokenizer *tokenizer, const cJSON *node, const char *path,
                                  const char *key)
 {
-    bool add_prefix_space, use_regex;
+    bool add_prefix_space = true, use_regex = true;
     qvk_status status;
 
     /* Missing fields take Hugging Face's ByteLevel defaults (add_prefix_space and use_regex
@@ -325,7 +325,7 @@ static qvk_status add_split_step(qvk_tokenizer *tokenizer, const cJSON *node, co
 static qvk_status add_pre_tokenizer(qvk_tokenizer *tokenizer, const cJSON *node, const char *path,
                                     const char *key, bool *byte_level)
 {
-    const char *type;
+    const char *type = NULL;
     qvk_status status = json_type_field(node, path, key, &type);
 
     if (status != QVK_OK)
@@ -348,7 +348,7 @@ static qvk_status config_pre_tokenizer(qvk_tokenizer *tokenizer, const cJSON *ro
 {
     const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     const cJSON *list, *item;
-    const char *type;
+    const char *type = NULL;
     bool byte_level = false;
     qvk_status status;
     int index = 0;
@@ -388,7 +388,7 @@ static qvk_status config_pre_tokenizer(qvk_tokenizer *tokenizer, const cJSON *ro
 static qvk_status check_byte_level_or_null(const cJSON *root, const char *name, const char *path)
 {
     const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, name);
-    const char *type;
+    const char *type = NULL;
     qvk_status status;
 
     if (!node || cJSON_IsNull(node))
