@@ -97,8 +97,14 @@ typedef struct qvk_model_config {
     float repetition_penalty;
 } qvk_model_config;
 
+/* Called while the weights are read from disk, with the fraction done (0 to 1). */
+typedef void (*qvk_progress_callback)(float fraction, void *user_data);
+
 typedef struct qvk_model_options {
-    bool show_progress; /* a progress bar on stderr while the weights are read */
+    /* When set, the weights are read into memory during the load (instead of on first use),
+     * reporting progress about every 1%. */
+    qvk_progress_callback progress;
+    void *progress_user_data;
 } qvk_model_options;
 
 /* Load a Hugging Face model folder: config.json, generation_config.json (optional),

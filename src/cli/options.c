@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 enum {
     OPT_TOKENS = 256, OPT_OUT, OPT_BACKEND, OPT_DEVICE, OPT_CTX, OPT_BATCH, OPT_THREADS,
@@ -265,9 +267,31 @@ void cli_options_free(cli_options *options)
     options->tokens = NULL;
 }
 
+static double cli_seconds_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+/* A bar on stderr, drawn only on a terminal and only for loads that take a while. */
+static void draw_progress(float fraction, void *user_data)
+{
+    double *start = user_data;
+    int width = 40, filled = (int)(fraction * (float)width);
+
+    if (!isatty(STDERR_FILENO) || cli_seconds_now() - *start < 0.5)
+        return;
+    fprintf(stderr, "\rloading [%.*s%*s] %3d%%", filled, "########################################",
+            width - filled, "", (int)(fraction * 100.0f));
+    if (fraction >= 1.0f)
+        fprintf(stderr, "\n");
+}
+
 qvk_model *cli_load_model(const cli_options *options)
 {
-    qvk_model_options model_options = { .show_progress = true };
+    double start = cli_seconds_now();
+    qvk_model_options model_options = { .progress = draw_progress, .progress_user_data = &start };
     qvk_model *model;
 
     if (!options->model_dir) {

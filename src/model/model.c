@@ -263,13 +263,38 @@ static qvk_status check_model_dir(const char *dir)
     return QVK_OK;
 }
 
+/* Read one byte of every page of the weight files, so that the disk reads happen now, with
+ * progress reports, instead of during the first forward pass. */
+static void prefetch_weights(const qvk_model *model, const qvk_model_options *options)
+{
+    const size_t page = 4096;
+    size_t total = 0, done = 0, next_report = 0;
+    volatile uint8_t sink = 0;
+
+    for (int32_t i = 0; i < model->n_files; i++)
+        total += model->files[i].mapping.size;
+    for (int32_t i = 0; i < model->n_files; i++) {
+        const uint8_t *bytes = model->files[i].mapping.data;
+        for (size_t offset = 0; offset < model->files[i].mapping.size; offset += page) {
+            sink ^= bytes[offset];
+            done += page;
+            if (done >= next_report) {
+                options->progress(total ? (float)((double)done / (double)total) : 1.0f,
+                                  options->progress_user_data);
+                next_report = done + total / 100;
+            }
+        }
+    }
+    options->progress(1.0f, options->progress_user_data);
+    (void)sink;
+}
+
 qvk_status qvk_model_load(const char *dir, const qvk_model_options *options, qvk_model **out)
 {
     double start = qvk_time_seconds();
     qvk_model *model;
     qvk_status status;
 
-    (void)options;
     *out = NULL;
     if ((status = check_model_dir(dir)) != QVK_OK)
         return status;
@@ -291,8 +316,10 @@ qvk_status qvk_model_load(const char *dir, const qvk_model_options *options, qvk
     for (int32_t i = 0; i < model->n_files; i++)
         for (int32_t t = 0; t < model->files[i].n_tensors; t++)
             model->weight_bytes += model->files[i].tensors[t].n_bytes;
+    if (options && options->progress)
+        prefetch_weights(model, options);
     qvk_log_info("model %s: %d layers, hidden %d, vocab %d, %.1f MiB of %s weights in %d file%s, "
-                 "mapped in %.0f ms", dir, model->config.n_layers, model->config.hidden_size,
+                 "loaded in %.0f ms", dir, model->config.n_layers, model->config.hidden_size,
                  model->config.vocab_size, (double)model->weight_bytes / (1 << 20),
                  qvk_dtype_name(model->embed->dtype), model->n_files, model->n_files == 1 ? "" : "s",
                  (qvk_time_seconds() - start) * 1e3);

@@ -149,7 +149,7 @@ static qvk_status parse_template_file(qvk_chat_template *chat_template, const ch
     snprintf(path, sizeof(path), "%.*s%schat_template.jinja", slash ? (int)(slash - config_path) : 0,
              config_path, slash ? "/" : "");
     if (qvk_file_read(path, &source, NULL) != QVK_OK)
-        return qvk_error(QVK_ERR_FORMAT, "%s has no \"chat_template\" and %s cannot be read; pass "
+        return qvk_error(QVK_ERR_IO, "%s has no \"chat_template\" and %s cannot be read; pass "
                          "a template file", config_path, path);
     status = qvk_template_parse(source, "chat template", &chat_template->default_template);
     free(source);

@@ -1,12 +1,13 @@
 /* Private to src/text: the Jinja interpreter behind template.h. The value model, the token and
  * syntax-tree types, and the functions that the lexer (jinja_lexer.c), parser
- * (jinja_parse_expr.c, jinja_parse_stmt.c), value model (jinja_value.c, jinja_format.c) and
- * evaluator (jinja_eval.c, jinja_exec.c, jinja_filters.c, jinja_methods.c) share.
+ * (jinja_parse_*.c), value model (jinja_value.c, jinja_format.c, jinja_strings.c) and
+ * evaluator (jinja_eval.c, jinja_access.c, jinja_operators.c, jinja_exec.c, jinja_filters*.c,
+ * jinja_tests.c, jinja_methods.c, jinja_functions.c) share.
  *
  * Values follow Python semantics because Jinja2 templates run on Python objects. Heap values
- * (strings, lists, dicts, namespaces, callables, loop objects, scopes) are reference counted
- * and also linked into the heap of the render that made them, so that the end of a render
- * frees whatever a reference cycle kept alive (a macro stored in the scope it closes over). */
+ * (strings, lists, dicts, namespaces, callables, loop objects, scopes) are reference counted.
+ * Each is also linked into the heap of its render, so the end of a render frees what a
+ * reference cycle kept alive, such as a macro stored in the scope it closes over. */
 #ifndef QWEN3VK_TEXT_JINJA_H
 #define QWEN3VK_TEXT_JINJA_H
 
@@ -23,8 +24,11 @@
 #define JINJA_MAX_NESTING 200                /* expression and block nesting while parsing */
 #define JINJA_MAX_VALUE_DEPTH 512            /* nesting of lists and dicts in repr and tojson */
 #define JINJA_MAX_CALL_DEPTH 100             /* macro calls inside macro calls */
+#define JINJA_MAX_EVAL_DEPTH 400             /* expressions being evaluated inside each other,
+                                                macro calls included: about 1 KiB of stack
+                                                each (an estimate for -O2 builds) */
 #define JINJA_MAX_RANGE 100000               /* items of range(), as Jinja2's sandbox */
-#define JINJA_MAX_STEPS 50000000             /* statements and loop iterations per render */
+#define JINJA_MAX_STEPS 10000000             /* statements and loop iterations per render */
 
 /* ---- Errors ---------------------------------------------------------------------------------- */
 
@@ -140,8 +144,11 @@ typedef struct jinja_list {
 typedef struct jinja_dict {
     jinja_object base;
     size_t count, capacity;
-    jinja_value *keys;
+    jinja_value *keys; /* in insertion order */
     jinja_value *values;
+    uint32_t *index;   /* open-addressing hash table of entry numbers + 1 (0: empty slot);
+                          NULL while the dict is small enough to search linearly */
+    size_t index_size; /* slots, a power of two */
 } jinja_dict;
 
 typedef struct jinja_frame {
@@ -174,6 +181,7 @@ typedef struct jinja_loop {
     jinja_value items; /* the list being iterated (counted) */
     int64_t index0;
     int depth;
+    jinja_value last_changed; /* loop.changed()'s previous arguments (a tuple), or undefined */
 } jinja_loop;
 
 static inline jinja_value jinja_undefined(void) { return (jinja_value){ .type = JINJA_UNDEFINED }; }
@@ -187,6 +195,8 @@ static inline jinja_list *jinja_as_list(jinja_value v) { return (jinja_list *)v.
 static inline jinja_dict *jinja_as_dict(jinja_value v) { return (jinja_dict *)v.as.object; }
 static inline jinja_callable *jinja_as_callable(jinja_value v) { return (jinja_callable *)v.as.object; }
 static inline jinja_loop *jinja_as_loop(jinja_value v) { return (jinja_loop *)v.as.object; }
+static inline bool jinja_is_integer(jinja_value v) { return v.type == JINJA_INT || v.type == JINJA_BOOL; }
+static inline int64_t jinja_integer(jinja_value v) { return v.type == JINJA_INT ? v.as.integer : (int64_t)v.as.boolean; }
 static inline bool jinja_is_heap(jinja_value v) { return v.type >= JINJA_STRING || (v.type == JINJA_UNDEFINED && v.as.object); }
 
 void jinja_heap_init(jinja_heap *heap, bool immortal);
@@ -200,6 +210,8 @@ void jinja_release(jinja_heap *heap, jinja_value value);
  * return an empty immortal value of the same type, which callers treat as read-only. */
 jinja_value jinja_string_new(jinja_heap *heap, const char *bytes, size_t length);
 jinja_value jinja_string_from_cstr(jinja_heap *heap, const char *text);
+/* a + b in one allocation (string concatenation in loops stays one copy per step). */
+jinja_value jinja_string_concat(jinja_heap *heap, const jinja_string *a, const jinja_string *b);
 /* Move the buffer's bytes into a string (the buffer is freed). */
 jinja_value jinja_string_from_buffer(jinja_heap *heap, jinja_buffer *buffer);
 jinja_value jinja_undefined_named(jinja_heap *heap, const char *fmt, ...) QVK_PRINTF(2, 3);
@@ -472,7 +484,20 @@ const jinja_token *jinja_parser_next(jinja_parser *parser);
 bool jinja_parser_is_name(const jinja_parser *parser, size_t ahead, const char *name);
 bool jinja_parser_expect(jinja_parser *parser, jinja_token_kind kind, const char *what);
 bool jinja_parser_fail(jinja_parser *parser, int line, const char *fmt, ...) QVK_PRINTF(3, 4);
+static inline bool jinja_parser_at(const jinja_parser *parser, jinja_token_kind kind)
+{
+    return jinja_parser_peek(parser, 0)->kind == kind;
+}
 jinja_expr *jinja_expr_new(jinja_parser *parser, jinja_expr_kind kind, int line);
+/* A node with operand left and second right (NULL if either is, as after a parse error). */
+jinja_expr *jinja_expr_binary(jinja_parser *parser, jinja_expr_kind kind, int op, int line,
+                              jinja_expr *left, jinja_expr *right);
+jinja_expr *jinja_expr_constant(jinja_parser *parser, int line, jinja_value value);
+jinja_expr *jinja_parse_primary(jinja_parser *parser, bool with_namespace);
+/* .attribute, [item] and (call) after node (jinja_parse_postfix.c); then | filters and "is"
+ * tests too (jinja_parse_filter_expr). */
+jinja_expr *jinja_parse_postfix(jinja_parser *parser, jinja_expr *node);
+jinja_expr *jinja_parse_filter_expr(jinja_parser *parser, jinja_expr *node);
 jinja_expr *jinja_parse_expression(jinja_parser *parser, bool with_conditional);
 /* A comma-separated list; a single expression unless a comma makes it a tuple. */
 jinja_expr *jinja_parse_tuple(jinja_parser *parser, bool simplified, bool with_conditional,
@@ -485,10 +510,10 @@ bool jinja_parse_call_args(jinja_parser *parser, jinja_args *args);
 
 typedef struct jinja_context {
     jinja_heap heap;
-    const qvk_template *template;
     jinja_frame *root;
     jinja_error error;
     int call_depth;
+    int eval_depth;
     uint64_t steps;
     jinja_value block_input; /* the rendered body while a {% filter %} or {% set %} block's
                                 filters run (borrowed) */
@@ -531,6 +556,9 @@ bool jinja_getattr(jinja_context *ctx, int line, jinja_value object, const char 
                    size_t length, jinja_value *out);
 bool jinja_getitem(jinja_context *ctx, int line, jinja_value object, jinja_value key,
                    jinja_value *out);
+/* Evaluate obj[start:stop:step], where slice is the SLICE expression. */
+bool jinja_eval_slice(jinja_context *ctx, jinja_frame *frame, jinja_value object,
+                      const jinja_expr *slice, jinja_value *out);
 /* A list of the items of an iterable (string: characters, dict: keys, undefined: empty). */
 bool jinja_iterate(jinja_context *ctx, int line, jinja_value value, jinja_value *list);
 /* Render a statement list; macros and {% call %} bodies render through this. */
@@ -543,8 +571,8 @@ jinja_value jinja_frame_lookup(jinja_context *ctx, jinja_frame *frame, const cha
 void jinja_frame_set(jinja_context *ctx, jinja_frame *frame, const char *name, size_t length,
                      jinja_value value);
 
-/* Bind call arguments to parameter names as Python does; slots of missing ones are left
- * untouched (borrowed references otherwise) and present[i] tells which were given. */
+/* Bind call arguments to parameter names as Python does. slots[i] gets a borrowed reference
+ * when present[i] is set and is left untouched otherwise. */
 bool jinja_bind(jinja_context *ctx, const jinja_call *call, const char *what,
                 const char *const *params, int n_params, jinja_value *slots, bool *present);
 
@@ -608,6 +636,18 @@ enum { JINJA_CASE_LOWER, JINJA_CASE_UPPER, JINJA_CASE_TITLE, JINJA_CASE_CAPITALI
 jinja_value jinja_string_case(jinja_context *ctx, jinja_value text, int mode);
 /* Unicode's simple case mapping of one code point (LOWER, UPPER or TITLE). */
 uint32_t jinja_case_map(uint32_t codepoint, int mode);
+/* Compute the byte range [*from, *to) of s[start:end] with Python's index rules, where NULL
+ * or none leaves that end open, and the code point index where it starts. */
+void jinja_string_range(const jinja_string *s, const jinja_value *start, const jinja_value *end,
+                        size_t *from, size_t *to, int64_t *char_from);
+/* The last occurrence of needle in haystack, or NULL. */
+const char *jinja_find_last(const char *haystack, size_t n, const char *needle, size_t m);
+/* Append the pieces of s.split(separator, max_split) (rsplit when from_right; separator NULL
+ * splits at whitespace) to list. */
+void jinja_string_split(jinja_context *ctx, const jinja_string *s, const jinja_string *separator,
+                        int64_t max_split, bool from_right, jinja_value list);
+void jinja_string_splitlines(jinja_context *ctx, const jinja_string *s, bool keep_ends,
+                             jinja_value list);
 /* str(value) as a new string value. */
 jinja_value jinja_to_string(jinja_context *ctx, jinja_value value);
 

@@ -112,13 +112,15 @@ static bool assign(jinja_context *ctx, jinja_frame *frame, const jinja_expr *tar
 static bool bind_macro_args(jinja_context *ctx, const jinja_stmt *macro, jinja_frame *frame,
                             jinja_call *call, const char *name)
 {
-    jinja_value varargs = jinja_list_new(&ctx->heap, 0, true);
-    jinja_value kwargs = jinja_dict_new(&ctx->heap, JINJA_DICT);
+    jinja_value varargs, kwargs;
     bool given[64] = { false };
     int i, k;
 
     if (macro->n_params > 64)
-        return jinja_fail(ctx, call->line, QVK_ERR_UNSUPPORTED, "macro '%s' has more than 64 parameters", name);
+        return jinja_fail(ctx, call->line, QVK_ERR_UNSUPPORTED,
+                          "macro '%s' has more than 64 parameters", name);
+    varargs = jinja_list_new(&ctx->heap, 0, true);
+    kwargs = jinja_dict_new(&ctx->heap, JINJA_DICT);
     for (i = 0; i < call->n_positional; i++) {
         if (i < macro->n_params) {
             jinja_frame_set(ctx, frame, macro->params[i], strlen(macro->params[i]),

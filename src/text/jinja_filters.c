@@ -219,6 +219,13 @@ static bool filter_attr(jinja_context *ctx, jinja_value input, jinja_call *call,
         return false;
     if (!present[0] || args[0].type != JINJA_STRING)
         return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT, "attr needs an attribute name");
+    /* Unlike obj.name, the attr filter looks up attributes only, never a dict's items. */
+    if (input.type == JINJA_DICT && jinja_method_find(input, jinja_as_string(args[0])->bytes,
+                                                      jinja_as_string(args[0])->length) == JINJA_METHOD_NONE) {
+        *out = jinja_undefined_named(&ctx->heap, "'dict object' has no attribute '%s'",
+                                     jinja_as_string(args[0])->bytes);
+        return true;
+    }
     return jinja_getattr(ctx, call->line, input, jinja_as_string(args[0])->bytes,
                          jinja_as_string(args[0])->length, out);
 }
@@ -372,7 +379,11 @@ static bool filter_round(jinja_context *ctx, jinja_value input, jinja_call *call
         *out = jinja_float(strtod(text, NULL));
         return true;
     }
-    scale = pow(10.0, (double)(precision > 300 ? 300 : precision < -300 ? -300 : precision));
+    if (precision > 300)
+        precision = 300;
+    if (precision < -300)
+        precision = -300;
+    scale = pow(10.0, (double)precision);
     if (strcmp(method, "ceil") == 0)
         value = ceil(value * scale) / scale;
     else if (strcmp(method, "floor") == 0)
@@ -400,8 +411,8 @@ static bool filter_tojson(jinja_context *ctx, jinja_value input, jinja_call *cal
         return false;
     options.ensure_ascii = jinja_truthy(args[0]);
     options.sort_keys = jinja_truthy(args[3]);
-    if (args[1].type == JINJA_INT) {
-        for (int64_t i = 0; i < args[1].as.integer && i < 256; i++)
+    if (jinja_is_integer(args[1])) {
+        for (int64_t i = 0; i < jinja_integer(args[1]) && i < 256; i++)
             jinja_buffer_append_char(&indent, ' ');
     } else if (args[1].type == JINJA_STRING) {
         jinja_buffer_append(&indent, jinja_as_string(args[1])->bytes, jinja_as_string(args[1])->length);

@@ -330,16 +330,19 @@ static bool select_items(jinja_context *ctx, jinja_value input, jinja_call *call
         jinja_call sub = sub_call(call, skip + 1);
         bool ok, result = false;
 
-        if (by_attribute)
+        if (by_attribute) {
             ok = get_path(ctx, call->line, item, call->positional[0], &value);
-        else
-            ok = (value = jinja_retain(item), true);
-        if (ok && test >= 0)
-            ok = jinja_apply_test(ctx, test, value, &sub, &result);
-        else if (ok)
-            result = jinja_truthy(value);
-        if (ok)
+        } else {
+            value = jinja_retain(item);
+            ok = true;
+        }
+        if (ok) {
+            if (test >= 0)
+                ok = jinja_apply_test(ctx, test, value, &sub, &result);
+            else
+                result = jinja_truthy(value);
             jinja_release(&ctx->heap, value);
+        }
         if (!ok) {
             jinja_release(&ctx->heap, items);
             jinja_release(&ctx->heap, *out);

@@ -27,7 +27,9 @@ void jinja_format_float(jinja_buffer *out, double value)
         return;
     }
 
-    /* Python's repr is the shortest digit string that reads back as the same double. */
+    /* Python's repr is the shortest digit string that reads back as the same double.
+     * NOTE: snprintf and strtod follow LC_NUMERIC; an application that sets a locale with a
+     * decimal comma would break float output (the library itself never calls setlocale). */
     for (precision = 1; precision <= 17; precision++) {
         snprintf(text, sizeof(text), "%.*e", precision - 1, value);
         if (strtod(text, NULL) == value)

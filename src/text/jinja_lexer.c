@@ -262,7 +262,11 @@ static size_t scan_integer(const lexer *lx, size_t position, int *base)
         char kind = (char)(s[p + 1] | 0x20);
         size_t q = p + 2;
 
-        *base = kind == 'b' ? 2 : kind == 'o' ? 8 : 16;
+        *base = 16;
+        if (kind == 'b')
+            *base = 2;
+        else if (kind == 'o')
+            *base = 8;
         for (;;) {
             size_t r = q < lx->length && s[q] == '_' ? q + 1 : q;
 
@@ -358,7 +362,12 @@ static size_t unescape_one(const char *s, size_t n, jinja_buffer *out, const cha
         jinja_buffer_append_codepoint(out, value);
         return i;
     }
-    digits = s[1] == 'x' ? 2 : s[1] == 'u' ? 4 : s[1] == 'U' ? 8 : 0;
+    switch (s[1]) {
+    case 'x': digits = 2; break;
+    case 'u': digits = 4; break;
+    case 'U': digits = 8; break;
+    default: digits = 0; break;
+    }
     if (s[1] == 'N') {
         *problem = "\\N{...} escapes are not supported";
         return 0;
@@ -443,7 +452,13 @@ static bool balance_brackets(lexer *lx, char c)
         if (lx->n_balance == (int)sizeof(lx->balance))
             return lex_fail(lx, lx->line, "brackets nested more than %d levels deep",
                             (int)sizeof(lx->balance));
-        lx->balance[lx->n_balance++] = c == '(' ? ')' : c == '[' ? ']' : '}';
+        char close = '}';
+
+        if (c == '(')
+            close = ')';
+        else if (c == '[')
+            close = ']';
+        lx->balance[lx->n_balance++] = close;
     } else if (c == ')' || c == ']' || c == '}') {
         if (lx->n_balance == 0)
             return lex_fail(lx, lx->line, "unexpected '%c'", c);

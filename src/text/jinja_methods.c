@@ -12,11 +12,6 @@
 typedef bool (*method_fn)(jinja_context *ctx, jinja_value self, jinja_call *call,
                           jinja_value *out);
 
-static int64_t integer_arg(jinja_value value)
-{
-    return value.type == JINJA_INT ? value.as.integer : value.type == JINJA_BOOL ? value.as.boolean : 0;
-}
-
 static bool require_string(jinja_context *ctx, const jinja_call *call, const char *what,
                            jinja_value value)
 {
@@ -27,51 +22,6 @@ static bool require_string(jinja_context *ctx, const jinja_call *call, const cha
 }
 
 /* ---- Searching ------------------------------------------------------------------------------- */
-
-/* The byte range of s[start:end] (code point indexes as in a Python slice; none means open)
- * and the code point index where it starts. */
-static void substring_range(const jinja_string *s, const jinja_value *start, const jinja_value *end,
-                            size_t *from, size_t *to, int64_t *char_from)
-{
-    int64_t n = (int64_t)s->chars, a = 0, b = n;
-    size_t offset = 0;
-    int64_t i;
-
-    if (start && start->type != JINJA_NONE) {
-        a = integer_arg(*start);
-        a = a < 0 ? (a + n < 0 ? 0 : a + n) : a > n ? n : a;
-    }
-    if (end && end->type != JINJA_NONE) {
-        b = integer_arg(*end);
-        b = b < 0 ? (b + n < 0 ? 0 : b + n) : b > n ? n : b;
-    }
-    if (b < a)
-        b = a;
-    *char_from = a;
-    for (i = 0; i < b; i++) {
-        uint32_t c;
-
-        if (i == a)
-            *from = offset;
-        offset += jinja_utf8_decode(s->bytes + offset, s->length - offset, &c);
-    }
-    if (a == b)
-        *from = offset;
-    *to = offset;
-}
-
-static const char *find_last(const char *haystack, size_t n, const char *needle, size_t m)
-{
-    size_t i;
-
-    if (m > n)
-        return NULL;
-    for (i = n - m + 1; i-- > 0;) {
-        if (memcmp(haystack + i, needle, m) == 0)
-            return haystack + i;
-    }
-    return NULL;
-}
 
 static bool affix_matches(const jinja_string *s, size_t from, size_t to, jinja_value affix,
                           bool suffix)
@@ -100,7 +50,7 @@ static bool method_affix(jinja_context *ctx, jinja_value self, jinja_call *call,
     if (!present[0])
         return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT, "%s needs an argument",
                           suffix ? "endswith" : "startswith");
-    substring_range(s, present[1] ? &args[1] : NULL, present[2] ? &args[2] : NULL, &from, &to,
+    jinja_string_range(s, present[1] ? &args[1] : NULL, present[2] ? &args[2] : NULL, &from, &to,
                     &char_from);
     if (args[0].type == JINJA_LIST && jinja_as_list(args[0])->is_tuple) {
         for (i = 0; i < jinja_as_list(args[0])->count && !match; i++) {
@@ -149,7 +99,7 @@ static bool search(jinja_context *ctx, jinja_value self, jinja_call *call, jinja
         return present[0] ? false : jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
                                                "%s needs an argument", names[mode]);
     sub = jinja_as_string(args[0]);
-    substring_range(s, present[1] ? &args[1] : NULL, present[2] ? &args[2] : NULL, &from, &to,
+    jinja_string_range(s, present[1] ? &args[1] : NULL, present[2] ? &args[2] : NULL, &from, &to,
                     &char_from);
     if (mode == SEARCH_COUNT) {
         if (sub->length == 0) {
@@ -166,7 +116,7 @@ static bool search(jinja_context *ctx, jinja_value self, jinja_call *call, jinja
     if (mode == SEARCH_FIND || mode == SEARCH_INDEX)
         found = sub->length ? memmem(s->bytes + from, to - from, sub->bytes, sub->length) : s->bytes + from;
     else
-        found = find_last(s->bytes + from, to - from, sub->bytes, sub->length);
+        found = jinja_find_last(s->bytes + from, to - from, sub->bytes, sub->length);
     if (!found && (mode == SEARCH_INDEX || mode == SEARCH_RINDEX))
         return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT, "substring not found");
     *out = jinja_int(found ? char_from + (int64_t)jinja_utf8_count(s->bytes + from,
@@ -207,95 +157,6 @@ static void push_piece(jinja_context *ctx, jinja_value list, const char *bytes, 
     jinja_list_push(&ctx->heap, list, jinja_string_new(&ctx->heap, bytes, length));
 }
 
-/* Reverse the pieces that rsplit collected from the right. */
-static void reverse_list(jinja_value list)
-{
-    jinja_list *l = jinja_as_list(list);
-    size_t i;
-
-    for (i = 0; i < l->count / 2; i++) {
-        jinja_value t = l->items[i];
-
-        l->items[i] = l->items[l->count - 1 - i];
-        l->items[l->count - 1 - i] = t;
-    }
-}
-
-/* split() without a separator: runs of whitespace separate, and empty pieces are dropped. */
-static void split_whitespace(jinja_context *ctx, const jinja_string *s, int64_t max_split,
-                             bool from_right, jinja_value list)
-{
-    size_t begin = 0, end = s->length;
-    uint32_t c;
-
-    while (begin < end) {
-        size_t word_start, word_end;
-
-        if (!from_right) {
-            while (begin < end && jinja_is_space((jinja_utf8_decode(s->bytes + begin, end - begin, &c), c)))
-                begin += jinja_utf8_decode(s->bytes + begin, end - begin, &c);
-            if (begin == end)
-                break;
-            if (max_split-- == 0) {
-                push_piece(ctx, list, s->bytes + begin, end - begin);
-                break;
-            }
-            word_start = begin;
-            while (begin < end && !jinja_is_space((jinja_utf8_decode(s->bytes + begin, end - begin, &c), c)))
-                begin += jinja_utf8_decode(s->bytes + begin, end - begin, &c);
-            push_piece(ctx, list, s->bytes + word_start, begin - word_start);
-        } else {
-            size_t previous;
-
-            while (end > begin && (previous = begin + jinja_utf8_previous(s->bytes + begin, end - begin),
-                                   jinja_utf8_decode(s->bytes + previous, end - previous, &c),
-                                   jinja_is_space(c)))
-                end = previous;
-            if (begin == end)
-                break;
-            if (max_split-- == 0) {
-                push_piece(ctx, list, s->bytes + begin, end - begin);
-                break;
-            }
-            word_end = end;
-            while (end > begin && (previous = begin + jinja_utf8_previous(s->bytes + begin, end - begin),
-                                   jinja_utf8_decode(s->bytes + previous, end - previous, &c),
-                                   !jinja_is_space(c)))
-                end = previous;
-            push_piece(ctx, list, s->bytes + end, word_end - end);
-        }
-    }
-    if (from_right)
-        reverse_list(list);
-}
-
-static void split_separator(jinja_context *ctx, const jinja_string *s, const jinja_string *sep,
-                            int64_t max_split, bool from_right, jinja_value list)
-{
-    size_t begin = 0, end = s->length;
-    const char *found;
-
-    while (max_split != 0) {
-        if (!from_right) {
-            found = memmem(s->bytes + begin, end - begin, sep->bytes, sep->length);
-            if (!found)
-                break;
-            push_piece(ctx, list, s->bytes + begin, (size_t)(found - s->bytes) - begin);
-            begin = (size_t)(found - s->bytes) + sep->length;
-        } else {
-            found = find_last(s->bytes + begin, end - begin, sep->bytes, sep->length);
-            if (!found)
-                break;
-            push_piece(ctx, list, found + sep->length, end - (size_t)(found - s->bytes) - sep->length);
-            end = (size_t)(found - s->bytes);
-        }
-        max_split--;
-    }
-    push_piece(ctx, list, s->bytes + begin, end - begin);
-    if (from_right)
-        reverse_list(list);
-}
-
 static bool method_split_either(jinja_context *ctx, jinja_value self, jinja_call *call,
                                 jinja_value *out, bool from_right)
 {
@@ -307,17 +168,17 @@ static bool method_split_either(jinja_context *ctx, jinja_value self, jinja_call
     if (!jinja_bind(ctx, call, from_right ? "rsplit" : "split", params, 2, args, present))
         return false;
     if (present[1])
-        max_split = integer_arg(args[1]);
+        max_split = jinja_integer(args[1]);
     *out = jinja_list_new(&ctx->heap, 0, false);
     if (!present[0] || args[0].type == JINJA_NONE) {
-        split_whitespace(ctx, jinja_as_string(self), max_split, from_right, *out);
+        jinja_string_split(ctx, jinja_as_string(self), NULL, max_split, from_right, *out);
     } else if (args[0].type != JINJA_STRING || jinja_as_string(args[0])->length == 0) {
         jinja_release(&ctx->heap, *out);
         return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
                           "split: the separator must be a non-empty string");
     } else {
-        split_separator(ctx, jinja_as_string(self), jinja_as_string(args[0]), max_split,
-                        from_right, *out);
+        jinja_string_split(ctx, jinja_as_string(self), jinja_as_string(args[0]), max_split,
+                           from_right, *out);
     }
     return true;
 }
@@ -332,39 +193,16 @@ static bool method_rsplit(jinja_context *ctx, jinja_value self, jinja_call *call
     return method_split_either(ctx, self, call, out, true);
 }
 
-/* Line boundaries of Python's str.splitlines(). */
-static bool is_line_break(uint32_t c)
-{
-    return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
-           c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
-}
-
 static bool method_splitlines(jinja_context *ctx, jinja_value self, jinja_call *call, jinja_value *out)
 {
     static const char *const params[] = { "keepends" };
-    const jinja_string *s = jinja_as_string(self);
     jinja_value args[1];
-    bool present[1], keep;
-    size_t i = 0, start = 0;
+    bool present[1];
 
     if (!jinja_bind(ctx, call, "splitlines", params, 1, args, present))
         return false;
-    keep = present[0] && jinja_truthy(args[0]);
     *out = jinja_list_new(&ctx->heap, 0, false);
-    while (i < s->length) {
-        uint32_t c;
-        size_t used = jinja_utf8_decode(s->bytes + i, s->length - i, &c), end = i;
-
-        i += used;
-        if (!is_line_break(c))
-            continue;
-        if (c == '\r' && i < s->length && s->bytes[i] == '\n')
-            i++;
-        push_piece(ctx, *out, s->bytes + start, (keep ? i : end) - start);
-        start = i;
-    }
-    if (start < s->length)
-        push_piece(ctx, *out, s->bytes + start, s->length - start);
+    jinja_string_splitlines(ctx, jinja_as_string(self), present[0] && jinja_truthy(args[0]), *out);
     return true;
 }
 
@@ -383,7 +221,7 @@ static bool method_partition_either(jinja_context *ctx, jinja_value self, jinja_
         return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
                           "partition: the separator must be a non-empty string");
     sep = jinja_as_string(args[0]);
-    found = from_right ? find_last(s->bytes, s->length, sep->bytes, sep->length)
+    found = from_right ? jinja_find_last(s->bytes, s->length, sep->bytes, sep->length)
                        : memmem(s->bytes, s->length, sep->bytes, sep->length);
     *out = jinja_list_new(&ctx->heap, 3, true);
     if (!found) {
@@ -454,7 +292,7 @@ static bool method_replace(jinja_context *ctx, jinja_value self, jinja_call *cal
         return present[0] && present[1] ? false
                                         : jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
                                                      "replace needs two arguments");
-    *out = jinja_string_replace(ctx, self, args[0], args[1], present[2] ? integer_arg(args[2]) : -1);
+    *out = jinja_string_replace(ctx, self, args[0], args[1], present[2] ? jinja_integer(args[2]) : -1);
     return true;
 }
 
@@ -555,8 +393,8 @@ static bool method_join(jinja_context *ctx, jinja_value self, jinja_call *call, 
     return true;
 }
 
-/* isdigit, isalpha, isalnum, isspace: every character qualifies and there is at least one;
- * islower, isupper: there is a cased character and all cased characters have that case. */
+/* isdigit, isalpha, isalnum and isspace need at least one character, all of that class.
+ * islower and isupper need a cased character, and all cased characters of that case. */
 enum { CLASS_DIGIT, CLASS_ALPHA, CLASS_ALNUM, CLASS_SPACE, CLASS_LOWER, CLASS_UPPER };
 
 static bool character_class(jinja_value self, int kind)
@@ -639,7 +477,9 @@ static bool dict_view(jinja_context *ctx, jinja_value self, jinja_call *call, ji
     const jinja_dict *dict = jinja_as_dict(self);
     size_t i;
 
-    if (!no_args(ctx, call, view == DICT_ITEMS ? "items" : view == DICT_KEYS ? "keys" : "values"))
+    static const char *const names[] = { "items", "keys", "values" };
+
+    if (!no_args(ctx, call, names[view]))
         return false;
     *out = jinja_list_new(&ctx->heap, dict->count, false);
     for (i = 0; i < dict->count; i++) {
@@ -718,6 +558,26 @@ static bool method_cycle(jinja_context *ctx, jinja_value self, jinja_call *call,
     return true;
 }
 
+/* loop.changed(*values): true on the first call and whenever values differ from the last. */
+static bool method_changed(jinja_context *ctx, jinja_value self, jinja_call *call, jinja_value *out)
+{
+    jinja_loop *loop = jinja_as_loop(self);
+    jinja_value values = jinja_list_new(&ctx->heap, (size_t)call->n_positional, true);
+    int i;
+
+    for (i = 0; i < call->n_positional; i++)
+        jinja_list_push(&ctx->heap, values, jinja_retain(call->positional[i]));
+    if (loop->last_changed.type != JINJA_UNDEFINED && jinja_equal(loop->last_changed, values)) {
+        jinja_release(&ctx->heap, values);
+        *out = jinja_bool(false);
+        return true;
+    }
+    jinja_release(&ctx->heap, loop->last_changed);
+    loop->last_changed = values;
+    *out = jinja_bool(true);
+    return true;
+}
+
 /* ---- Method table ---------------------------------------------------------------------------- */
 
 static const struct {
@@ -761,6 +621,7 @@ static const struct {
     { JINJA_LIST, "count", method_list_count },
     { JINJA_LIST, "index", method_list_index },
     { JINJA_LOOP, "cycle", method_cycle },
+    { JINJA_LOOP, "changed", method_changed },
 };
 
 /* Python methods that exist but are not implemented, and those that modify their object. */
@@ -775,7 +636,6 @@ static const char *const unsupported_list[] = { "copy", NULL };
 static const char *const unsafe_list[] = {
     "append", "clear", "extend", "insert", "pop", "remove", "reverse", "sort", NULL,
 };
-static const char *const unsupported_loop[] = { "changed", NULL };
 
 static bool listed(const char *const *names, const char *name, size_t length)
 {
@@ -806,8 +666,6 @@ int jinja_method_find(jinja_value receiver, const char *name, size_t length)
         if (listed(unsafe_list, name, length))
             return JINJA_METHOD_UNSAFE;
         return listed(unsupported_list, name, length) ? JINJA_METHOD_UNSUPPORTED : JINJA_METHOD_NONE;
-    case JINJA_LOOP:
-        return listed(unsupported_loop, name, length) ? JINJA_METHOD_UNSUPPORTED : JINJA_METHOD_NONE;
     default:
         return JINJA_METHOD_NONE;
     }
@@ -824,162 +682,6 @@ bool jinja_method_call(jinja_context *ctx, jinja_value receiver, int id, jinja_c
     if (id < 0 || id >= (int)(sizeof(methods) / sizeof(methods[0])) || methods[id].type != receiver.type)
         return jinja_fail(ctx, call->line, QVK_ERR_UNSUPPORTED, "unsupported method call");
     if (!methods[id].function(ctx, receiver, call, out))
-        return false;
-    return jinja_check_memory(ctx, call->line);
-}
-
-/* ---- Global functions ------------------------------------------------------------------------ */
-
-static bool function_range(jinja_context *ctx, jinja_call *call, jinja_value *out)
-{
-    int64_t start = 0, stop, step = 1, value, count;
-    int i;
-
-    if (call->n_positional < 1 || call->n_positional > 3 || call->n_named)
-        return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
-                          "range expects 1 to 3 integer arguments");
-    for (i = 0; i < call->n_positional; i++) {
-        if (call->positional[i].type != JINJA_INT && call->positional[i].type != JINJA_BOOL)
-            return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
-                              "range: '%s' object cannot be interpreted as an integer",
-                              jinja_type_name(call->positional[i]));
-    }
-    stop = integer_arg(call->positional[0]);
-    if (call->n_positional >= 2) {
-        start = stop;
-        stop = integer_arg(call->positional[1]);
-    }
-    if (call->n_positional == 3)
-        step = integer_arg(call->positional[2]);
-    if (step == 0)
-        return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT, "range() arg 3 must not be zero");
-    /* Compute the length in double to avoid overflow; exactness only matters below the limit. */
-    double length = step > 0 ? ((double)stop - (double)start) / (double)step
-                             : ((double)start - (double)stop) / (double)-step;
-    if (length > JINJA_MAX_RANGE)
-        return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
-                          "range too big: ranges are limited to %d items, as in Jinja2's sandbox",
-                          JINJA_MAX_RANGE);
-    count = length <= 0 ? 0 : (int64_t)(step > 0 ? (stop - start + step - 1) / step
-                                                 : (start - stop - step - 1) / -step);
-    *out = jinja_list_new(&ctx->heap, (size_t)count, false);
-    for (value = start, i = 0; i < count; i++, value += step)
-        jinja_list_push(&ctx->heap, *out, jinja_int(value));
-    return true;
-}
-
-/* namespace(...) and dict(...): a mapping argument and/or keyword arguments. */
-static bool function_mapping(jinja_context *ctx, jinja_call *call, jinja_value *out, jinja_type type)
-{
-    const char *what = type == JINJA_NAMESPACE ? "namespace" : "dict";
-    size_t k;
-    int i;
-
-    if (call->n_positional > 1 || (call->n_positional == 1 && call->positional[0].type != JINJA_DICT))
-        return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
-                          "%s() takes keyword arguments and at most one dict", what);
-    *out = jinja_dict_new(&ctx->heap, type);
-    if (call->n_positional == 1) {
-        const jinja_dict *from = jinja_as_dict(call->positional[0]);
-
-        for (k = 0; k < from->count; k++)
-            jinja_dict_set(&ctx->heap, *out, jinja_retain(from->keys[k]), jinja_retain(from->values[k]));
-    }
-    for (i = 0; i < call->n_named; i++)
-        jinja_dict_set(&ctx->heap, *out, jinja_string_from_cstr(&ctx->heap, call->names[i]),
-                       jinja_retain(call->named[i]));
-    return true;
-}
-
-static bool function_namespace(jinja_context *ctx, jinja_call *call, jinja_value *out)
-{
-    return function_mapping(ctx, call, out, JINJA_NAMESPACE);
-}
-
-static bool function_dict(jinja_context *ctx, jinja_call *call, jinja_value *out)
-{
-    return function_mapping(ctx, call, out, JINJA_DICT);
-}
-
-static bool function_raise_exception(jinja_context *ctx, jinja_call *call, jinja_value *out)
-{
-    jinja_buffer message = { 0 };
-
-    if (call->n_positional > 0)
-        jinja_format_str(&message, call->positional[0]);
-    jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT, "raise_exception: %s",
-               message.data ? message.data : "");
-    jinja_buffer_free(&message);
-    return false;
-}
-
-/* Hugging Face's strftime_now(format): the local time now, formatted by strftime. */
-static bool function_strftime_now(jinja_context *ctx, jinja_call *call, jinja_value *out)
-{
-    char text[512];
-    time_t now = time(NULL);
-    struct tm local;
-    size_t n;
-
-    if (call->n_positional != 1 || call->positional[0].type != JINJA_STRING)
-        return jinja_fail(ctx, call->line, QVK_ERR_INVALID_ARGUMENT,
-                          "strftime_now takes one format string");
-    localtime_r(&now, &local);
-    /* The format comes from the template, as with Python's datetime.strftime. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    n = strftime(text, sizeof(text), jinja_as_string(call->positional[0])->bytes, &local);
-#pragma GCC diagnostic pop
-    *out = jinja_string_new(&ctx->heap, text, n);
-    return true;
-}
-
-static bool function_unsupported(jinja_context *ctx, jinja_call *call, jinja_value *out);
-
-/* lipsum, cycler and joiner are Jinja2 globals this interpreter lacks. */
-static const struct {
-    const char *name;
-    bool (*function)(jinja_context *ctx, jinja_call *call, jinja_value *out);
-} functions[] = {
-    { "range", function_range },
-    { "namespace", function_namespace },
-    { "dict", function_dict },
-    { "raise_exception", function_raise_exception },
-    { "strftime_now", function_strftime_now },
-    { "lipsum", function_unsupported },
-    { "cycler", function_unsupported },
-    { "joiner", function_unsupported },
-};
-
-static bool function_unsupported(jinja_context *ctx, jinja_call *call, jinja_value *out)
-{
-    return jinja_fail(ctx, call->line, QVK_ERR_UNSUPPORTED, "unsupported function");
-}
-
-int jinja_function_find(const char *name, size_t length)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
-        if (strlen(functions[i].name) == length && memcmp(functions[i].name, name, length) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
-const char *jinja_function_name(int id)
-{
-    return functions[id].name;
-}
-
-bool jinja_function_call(jinja_context *ctx, int id, jinja_call *call, jinja_value *out)
-{
-    if (id < 0 || id >= (int)(sizeof(functions) / sizeof(functions[0])))
-        return jinja_fail(ctx, call->line, QVK_ERR_UNSUPPORTED, "unsupported function call");
-    if (functions[id].function == function_unsupported)
-        return jinja_fail(ctx, call->line, QVK_ERR_UNSUPPORTED, "unsupported function \"%s\"",
-                          functions[id].name);
-    if (!functions[id].function(ctx, call, out))
         return false;
     return jinja_check_memory(ctx, call->line);
 }

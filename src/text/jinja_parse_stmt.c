@@ -49,7 +49,12 @@ static void list_names(const char *const *names, char *out, size_t size)
     while (names[n])
         n++;
     for (i = 0; i < n && length < size; i++) {
-        const char *separator = i == 0 ? "" : i == n - 1 ? " or " : ", ";
+        const char *separator = ", ";
+
+        if (i == 0)
+            separator = "";
+        else if (i == n - 1)
+            separator = " or ";
 
         length += (size_t)snprintf(out + length, size - length, "%s\"%s\"", separator, names[i]);
     }

@@ -1,5 +1,6 @@
 /* Python str operations on UTF-8 strings, shared by filters and methods: strip, replace, case
- * mapping, split, find. Indexes and counts are in code points, as in Python. */
+ * mapping, split, splitlines, substring ranges. Indexes and counts are in code points, as in
+ * Python. */
 #include "text/jinja.h"
 
 #include <string.h>
@@ -150,4 +151,198 @@ jinja_value jinja_string_case(jinja_context *ctx, jinja_value text, int mode)
         i += used;
     }
     return jinja_string_from_buffer(&ctx->heap, &out);
+}
+
+/* ---- Searching and splitting ------------------------------------------------------------------ */
+
+/* A Python index into n items: negative counts from the end, then clamped to [0, n]. */
+static int64_t clamp_index(int64_t index, int64_t n)
+{
+    if (index < 0)
+        index = index + n < 0 ? 0 : index + n;
+    return index > n ? n : index;
+}
+
+void jinja_string_range(const jinja_string *s, const jinja_value *start, const jinja_value *end,
+                        size_t *from, size_t *to, int64_t *char_from)
+{
+    int64_t n = (int64_t)s->chars, a = 0, b = n;
+    size_t offset = 0;
+    int64_t i;
+
+    if (start && start->type != JINJA_NONE) {
+        a = jinja_integer(*start);
+        a = clamp_index(a, n);
+    }
+    if (end && end->type != JINJA_NONE) {
+        b = jinja_integer(*end);
+        b = clamp_index(b, n);
+    }
+    if (b < a)
+        b = a;
+    *char_from = a;
+    for (i = 0; i < b; i++) {
+        uint32_t c;
+
+        if (i == a)
+            *from = offset;
+        offset += jinja_utf8_decode(s->bytes + offset, s->length - offset, &c);
+    }
+    if (a == b)
+        *from = offset;
+    *to = offset;
+}
+
+const char *jinja_find_last(const char *haystack, size_t n, const char *needle, size_t m)
+{
+    size_t i;
+
+    if (m > n)
+        return NULL;
+    for (i = n - m + 1; i-- > 0;) {
+        if (memcmp(haystack + i, needle, m) == 0)
+            return haystack + i;
+    }
+    return NULL;
+}
+
+static void push_piece(jinja_context *ctx, jinja_value list, const char *bytes, size_t length)
+{
+    jinja_list_push(&ctx->heap, list, jinja_string_new(&ctx->heap, bytes, length));
+}
+
+static bool space_at(const jinja_string *s, size_t position, size_t end, size_t *next)
+{
+    uint32_t c;
+
+    *next = position + jinja_utf8_decode(s->bytes + position, end - position, &c);
+    return jinja_is_space(c);
+}
+
+static bool space_before(const jinja_string *s, size_t begin, size_t position, size_t *previous)
+{
+    uint32_t c;
+
+    *previous = begin + jinja_utf8_previous(s->bytes + begin, position - begin);
+    jinja_utf8_decode(s->bytes + *previous, position - *previous, &c);
+    return jinja_is_space(c);
+}
+
+/* split()/rsplit() without a separator: runs of whitespace separate, empty pieces are dropped,
+ * and after max_split splits the rest (stripped on the splitting side only) is the last piece. */
+static void split_whitespace(jinja_context *ctx, const jinja_string *s, int64_t max_split,
+                             jinja_value list)
+{
+    size_t begin = 0, end = s->length, next, word;
+
+    for (;;) {
+        while (begin < end && space_at(s, begin, end, &next))
+            begin = next;
+        if (begin == end)
+            return;
+        if (max_split-- == 0) {
+            push_piece(ctx, list, s->bytes + begin, end - begin);
+            return;
+        }
+        word = begin;
+        while (begin < end && !space_at(s, begin, end, &next))
+            begin = next;
+        push_piece(ctx, list, s->bytes + word, begin - word);
+    }
+}
+
+static void rsplit_whitespace(jinja_context *ctx, const jinja_string *s, int64_t max_split,
+                              jinja_value list)
+{
+    size_t begin = 0, end = s->length, previous, word;
+
+    for (;;) {
+        while (end > begin && space_before(s, begin, end, &previous))
+            end = previous;
+        if (begin == end)
+            return;
+        if (max_split-- == 0) {
+            push_piece(ctx, list, s->bytes + begin, end - begin);
+            return;
+        }
+        word = end;
+        while (end > begin && !space_before(s, begin, end, &previous))
+            end = previous;
+        push_piece(ctx, list, s->bytes + end, word - end);
+    }
+}
+
+static void split_separator(jinja_context *ctx, const jinja_string *s, const jinja_string *sep,
+                            int64_t max_split, bool from_right, jinja_value list)
+{
+    size_t begin = 0, end = s->length;
+    const char *found;
+
+    for (; max_split != 0; max_split--) {
+        if (!from_right) {
+            found = memmem(s->bytes + begin, end - begin, sep->bytes, sep->length);
+            if (!found)
+                break;
+            push_piece(ctx, list, s->bytes + begin, (size_t)(found - s->bytes) - begin);
+            begin = (size_t)(found - s->bytes) + sep->length;
+        } else {
+            found = jinja_find_last(s->bytes + begin, end - begin, sep->bytes, sep->length);
+            if (!found)
+                break;
+            push_piece(ctx, list, found + sep->length, end - (size_t)(found - s->bytes) - sep->length);
+            end = (size_t)(found - s->bytes);
+        }
+    }
+    push_piece(ctx, list, s->bytes + begin, end - begin);
+}
+
+void jinja_string_split(jinja_context *ctx, const jinja_string *s, const jinja_string *separator,
+                        int64_t max_split, bool from_right, jinja_value list)
+{
+    jinja_list *pieces = jinja_as_list(list);
+    size_t i;
+
+    if (!separator && !from_right)
+        split_whitespace(ctx, s, max_split, list);
+    else if (!separator)
+        rsplit_whitespace(ctx, s, max_split, list);
+    else
+        split_separator(ctx, s, separator, max_split, from_right, list);
+    if (!from_right)
+        return;
+    /* rsplit collects pieces from the right end; Python returns them left to right. */
+    for (i = 0; i < pieces->count / 2; i++) {
+        jinja_value t = pieces->items[i];
+
+        pieces->items[i] = pieces->items[pieces->count - 1 - i];
+        pieces->items[pieces->count - 1 - i] = t;
+    }
+}
+
+/* Line boundaries of Python's str.splitlines(). */
+static bool is_line_break(uint32_t c)
+{
+    return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
+           c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
+}
+
+void jinja_string_splitlines(jinja_context *ctx, const jinja_string *s, bool keep_ends,
+                             jinja_value list)
+{
+    size_t i = 0, start = 0;
+
+    while (i < s->length) {
+        uint32_t c;
+        size_t end = i;
+
+        i += jinja_utf8_decode(s->bytes + i, s->length - i, &c);
+        if (!is_line_break(c))
+            continue;
+        if (c == '\r' && i < s->length && s->bytes[i] == '\n')
+            i++;
+        push_piece(ctx, list, s->bytes + start, (keep_ends ? i : end) - start);
+        start = i;
+    }
+    if (start < s->length)
+        push_piece(ctx, list, s->bytes + start, s->length - start);
 }

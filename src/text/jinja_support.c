@@ -1,5 +1,5 @@
 /* Support code of the Jinja interpreter: error records, growable byte buffers, UTF-8 and the
- * arena that holds a parsed template. */
+ * arena that stores a parsed template. */
 #include "text/jinja.h"
 
 #include <stdio.h>

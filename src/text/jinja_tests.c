@@ -100,6 +100,9 @@ static bool divisible(jinja_context *ctx, jinja_value v, jinja_value divisor, in
 {
     jinja_value mod;
 
+    if (v.type != JINJA_UNDEFINED && !jinja_is_number(v))
+        return jinja_fail(ctx, line, QVK_ERR_INVALID_ARGUMENT,
+                          "tests odd, even and divisibleby need a number, not %s", jinja_type_name(v));
     if (!jinja_arithmetic(ctx, line, JINJA_TOKEN_MOD, v, divisor, &mod))
         return false;
     *result = jinja_number(mod) == (double)remainder;

@@ -11,7 +11,7 @@
  * before their emptiness could show. */
 static jinja_string empty_string = { { -1, JINJA_OBJECT_STRING, NULL, NULL }, 0, 0, "" };
 static jinja_list empty_list = { { -1, JINJA_OBJECT_LIST, NULL, NULL }, 0, 0, NULL, false };
-static jinja_dict empty_dict = { { -1, JINJA_OBJECT_DICT, NULL, NULL }, 0, 0, NULL, NULL };
+static jinja_dict empty_dict = { { -1, JINJA_OBJECT_DICT, NULL, NULL }, 0, 0, NULL, NULL, NULL, 0 };
 
 /* ---- Heap ------------------------------------------------------------------------------------ */
 
@@ -50,6 +50,7 @@ static void object_free(jinja_object *object)
     case JINJA_OBJECT_DICT:
         free(((jinja_dict *)object)->keys);
         free(((jinja_dict *)object)->values);
+        free(((jinja_dict *)object)->index);
         break;
     default:
         break;
@@ -90,6 +91,7 @@ static void release_children(jinja_heap *heap, jinja_object *object)
     }
     case JINJA_OBJECT_LOOP:
         jinja_release(heap, ((jinja_loop *)object)->items);
+        jinja_release(heap, ((jinja_loop *)object)->last_changed);
         break;
     case JINJA_OBJECT_FRAME: {
         jinja_frame *frame = (jinja_frame *)object;
@@ -178,6 +180,26 @@ jinja_value jinja_string_new(jinja_heap *heap, const char *bytes, size_t length)
     return jinja_object_value(JINJA_STRING, string);
 }
 
+jinja_value jinja_string_concat(jinja_heap *heap, const jinja_string *a, const jinja_string *b)
+{
+    jinja_string *string;
+
+    if (a->length > JINJA_MAX_STRING - b->length) {
+        heap->out_of_memory = true;
+        return jinja_object_value(JINJA_STRING, &empty_string);
+    }
+    string = heap_alloc(heap, sizeof(*string) + a->length + b->length + 1, JINJA_OBJECT_STRING);
+    if (!string)
+        return jinja_object_value(JINJA_STRING, &empty_string);
+    string->bytes = (char *)(string + 1);
+    memcpy(string->bytes, a->bytes, a->length);
+    memcpy(string->bytes + a->length, b->bytes, b->length);
+    string->length = a->length + b->length;
+    string->bytes[string->length] = '\0';
+    string->chars = a->chars + b->chars;
+    return jinja_object_value(JINJA_STRING, string);
+}
+
 jinja_value jinja_string_from_cstr(jinja_heap *heap, const char *text)
 {
     return jinja_string_new(heap, text, strlen(text));
@@ -260,12 +282,117 @@ jinja_value jinja_dict_new(jinja_heap *heap, jinja_type type)
     return jinja_object_value(type, dict);
 }
 
-const jinja_value *jinja_dict_find(const jinja_dict *dict, jinja_value key)
+/* ---- Dict lookup ----------------------------------------------------------------------------- */
+
+/* Dicts up to this size are searched linearly; larger ones get a hash index. */
+#define DICT_LINEAR_MAX 8
+
+static uint64_t hash_bytes(const char *bytes, size_t length)
+{
+    uint64_t hash = 14695981039346656037u; /* FNV-1a */
+    size_t i;
+
+    for (i = 0; i < length; i++) {
+        hash ^= (unsigned char)bytes[i];
+        hash *= 1099511628211u;
+    }
+    return hash;
+}
+
+static uint64_t hash_integer(uint64_t x)
+{
+    /* splitmix64's finalizer spreads consecutive integers over the table. */
+    x += 0x9E3779B97F4A7C15u;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9u;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBu;
+    return x ^ (x >> 31);
+}
+
+/* A hash consistent with jinja_equal: 1, 1.0 and True hash alike, as in Python. Lists and
+ * dicts are unhashable (false). */
+static bool hash_value(jinja_value key, uint64_t *hash)
 {
     size_t i;
 
-    if (key.type == JINJA_STRING)
-        return jinja_dict_find_str(dict, jinja_as_string(key)->bytes, jinja_as_string(key)->length);
+    switch (key.type) {
+    case JINJA_STRING:
+        *hash = hash_bytes(jinja_as_string(key)->bytes, jinja_as_string(key)->length);
+        return true;
+    case JINJA_BOOL:
+    case JINJA_INT:
+        *hash = hash_integer((uint64_t)(key.type == JINJA_INT ? key.as.integer : key.as.boolean));
+        return true;
+    case JINJA_FLOAT:
+        if (key.as.number == trunc(key.as.number) && fabs(key.as.number) < 9.2e18) {
+            *hash = hash_integer((uint64_t)(int64_t)key.as.number);
+        } else {
+            uint64_t bits;
+
+            memcpy(&bits, &key.as.number, sizeof(bits));
+            *hash = hash_integer(bits);
+        }
+        return true;
+    case JINJA_NONE:
+    case JINJA_UNDEFINED:
+        *hash = hash_integer(key.type == JINJA_NONE ? 0x4E4F4E45u : 0x554E4445u);
+        return true;
+    case JINJA_LIST:
+        if (!jinja_as_list(key)->is_tuple)
+            return false;
+        *hash = 0x345678u;
+        for (i = 0; i < jinja_as_list(key)->count; i++) {
+            uint64_t item;
+
+            if (!hash_value(jinja_as_list(key)->items[i], &item))
+                return false;
+            *hash = hash_integer(*hash ^ item);
+        }
+        return true;
+    case JINJA_DICT:
+        return false;
+    default:
+        *hash = hash_integer((uint64_t)(uintptr_t)key.as.object);
+        return true;
+    }
+}
+
+static void index_insert(jinja_dict *dict, size_t entry, uint64_t hash)
+{
+    size_t mask = dict->index_size - 1, slot = (size_t)hash & mask;
+
+    while (dict->index[slot])
+        slot = (slot + 1) & mask;
+    dict->index[slot] = (uint32_t)(entry + 1);
+}
+
+/* Rebuild the index with at least twice as many slots as entries. Returns false when out of
+ * memory, and then lookups stay linear, which is slower but correct. */
+static bool index_rebuild(jinja_dict *dict)
+{
+    size_t size = 16, i;
+    uint32_t *index;
+
+    while (size < 2 * (dict->count + 1))
+        size *= 2;
+    index = calloc(size, sizeof(*index));
+    if (!index)
+        return false;
+    free(dict->index);
+    dict->index = index;
+    dict->index_size = size;
+    for (i = 0; i < dict->count; i++) {
+        uint64_t hash = 0;
+
+        hash_value(dict->keys[i], &hash);
+        index_insert(dict, i, hash);
+    }
+    return true;
+}
+
+static const jinja_value *find_linear(const jinja_dict *dict, jinja_value key)
+{
+    size_t i;
+
     for (i = 0; i < dict->count; i++) {
         if (jinja_equal(dict->keys[i], key))
             return &dict->values[i];
@@ -273,10 +400,40 @@ const jinja_value *jinja_dict_find(const jinja_dict *dict, jinja_value key)
     return NULL;
 }
 
+const jinja_value *jinja_dict_find(const jinja_dict *dict, jinja_value key)
+{
+    uint64_t hash;
+    size_t mask, slot;
+
+    if (!hash_value(key, &hash))
+        return NULL; /* an unhashable key is in no dict */
+    if (!dict->index)
+        return find_linear(dict, key);
+    mask = dict->index_size - 1;
+    for (slot = (size_t)hash & mask; dict->index[slot]; slot = (slot + 1) & mask) {
+        size_t entry = dict->index[slot] - 1;
+
+        if (jinja_equal(dict->keys[entry], key))
+            return &dict->values[entry];
+    }
+    return NULL;
+}
+
 const jinja_value *jinja_dict_find_str(const jinja_dict *dict, const char *key, size_t length)
 {
-    size_t i;
+    size_t i, mask, slot;
 
+    if (dict->index) {
+        mask = dict->index_size - 1;
+        for (slot = (size_t)hash_bytes(key, length) & mask; dict->index[slot]; slot = (slot + 1) & mask) {
+            const jinja_value *k = &dict->keys[dict->index[slot] - 1];
+
+            if (k->type == JINJA_STRING && jinja_as_string(*k)->length == length &&
+                memcmp(jinja_as_string(*k)->bytes, key, length) == 0)
+                return &dict->values[dict->index[slot] - 1];
+        }
+        return NULL;
+    }
     for (i = 0; i < dict->count; i++) {
         const jinja_value *k = &dict->keys[i];
 
@@ -291,6 +448,7 @@ void jinja_dict_set(jinja_heap *heap, jinja_value dict_value, jinja_value key, j
 {
     jinja_dict *dict = jinja_as_dict(dict_value);
     jinja_value *existing = (jinja_value *)jinja_dict_find(dict, key);
+    uint64_t hash = 0;
 
     if (existing) {
         jinja_release(heap, *existing);
@@ -298,7 +456,7 @@ void jinja_dict_set(jinja_heap *heap, jinja_value dict_value, jinja_value key, j
         jinja_release(heap, key);
         return;
     }
-    if (dict->base.references < 0)
+    if (dict->base.references < 0 || !hash_value(key, &hash) || dict->count >= UINT32_MAX - 1)
         goto fail;
     if (dict->count == dict->capacity) {
         size_t capacity = dict->capacity ? dict->capacity * 2 : 4;
@@ -316,6 +474,13 @@ void jinja_dict_set(jinja_heap *heap, jinja_value dict_value, jinja_value key, j
     dict->keys[dict->count] = key;
     dict->values[dict->count] = value;
     dict->count++;
+    if (dict->index && 2 * (dict->count + 1) <= dict->index_size)
+        index_insert(dict, dict->count - 1, hash);
+    else if (dict->count > DICT_LINEAR_MAX && !index_rebuild(dict)) {
+        free(dict->index); /* keep searching linearly rather than with a stale index */
+        dict->index = NULL;
+        dict->index_size = 0;
+    }
     return;
 
 fail:
@@ -343,6 +508,7 @@ jinja_loop *jinja_loop_new(jinja_heap *heap, jinja_value items, int depth)
     if (loop) {
         loop->items = jinja_retain(items);
         loop->depth = depth;
+        loop->last_changed = jinja_undefined();
     }
     return loop;
 }
@@ -476,6 +642,8 @@ static bool equal_at_depth(jinja_value a, jinja_value b, int depth)
     }
     if (a.type != b.type)
         return false;
+    if (jinja_is_heap(a) && a.as.object == b.as.object && a.type != JINJA_UNDEFINED)
+        return true; /* Python compares container items by identity first */
     switch (a.type) {
     case JINJA_UNDEFINED:
     case JINJA_NONE:

@@ -26,7 +26,9 @@ qvk_status qvk_model_load_text(qvk_model *model)
     snprintf(path, sizeof(path), "%s/tokenizer_config.json", model->dir);
     if (access(path, F_OK) != 0)
         qvk_log_warn("%s not found: chats need a template file (--template)", path);
-    else if ((status = qvk_chat_template_load(path, &model->chat_template)) != QVK_OK)
+    else if ((status = qvk_chat_template_load(path, &model->chat_template)) == QVK_ERR_IO)
+        qvk_log_warn("%s; chats need a template file (--template)", qvk_last_error());
+    else if (status != QVK_OK)
         return status;
     qvk_log_debug("tokenizer (%d tokens) and chat template loaded in %.0f ms",
                   qvk_tokenizer_vocab_size(model->tokenizer), (qvk_time_seconds() - start) * 1e3);

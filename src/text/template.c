@@ -146,7 +146,6 @@ qvk_status qvk_template_render(const qvk_template *template_, const cJSON *conte
         return qvk_error(QVK_ERR_INVALID_ARGUMENT, "qvk_template_render: template is NULL");
     memset(&ctx, 0, sizeof(ctx));
     jinja_heap_init(&ctx.heap, false);
-    ctx.template = template_;
     ctx.root = jinja_frame_new(&ctx.heap, NULL);
     if (!ctx.root)
         jinja_check_memory(&ctx, 0);

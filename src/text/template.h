@@ -10,15 +10,21 @@
  * namespace attributes, block form), macro with defaults/varargs/kwargs, call blocks, filter
  * blocks, with, print, generation; Python literals, operators, slicing, conditional
  * expressions; the filters, tests, string/dict/list methods and global functions (range,
- * namespace, dict, raise_exception, strftime_now) listed in jinja_filters.c, jinja_tests.c and
- * jinja_methods.c.
+ * namespace, dict, raise_exception, strftime_now) listed in jinja_filters.c, jinja_tests.c,
+ * jinja_methods.c and jinja_functions.c.
  *
  * Not supported (a clear error names the construct and line): template inheritance and
- * inclusion (extends, block, include, import), recursive loops, autoescape, and filters, tests
- * and methods outside those lists. Identifiers are ASCII. Integers are 64-bit (overflow is an
- * error). Filters that return generators in Jinja2 (map, select, items, ...) return lists, so
- * printing one directly shows a list where Jinja2 shows a generator object. String case
- * mapping is Unicode's simple per-character mapping (Python uses the full one, e.g. for ß).
+ * inclusion (extends, block, include, import), recursive loops, autoescape, printf-style "%"
+ * formatting, the format filter, and filters, tests and methods outside those lists.
+ * Identifiers are ASCII. Integers are 64-bit (overflow is an error). Filters that return
+ * generators in Jinja2 (map, select, items, ...) and range() return lists, so printing one
+ * directly shows a list where Jinja2 shows a generator or range object. String case mapping is
+ * Unicode's simple per-character mapping (Python uses the full one, e.g. "ß".upper() is "SS").
+ *
+ * Limits (errors, not crashes): 256 MiB per string and output, 200 levels of nesting in the
+ * source, 400 levels of expressions and macro calls being evaluated, 100 nested macro calls,
+ * ranges of 100000 items (as Jinja2's sandbox), 10 million statements and loop iterations per
+ * render.
  */
 #ifndef QWEN3VK_TEXT_TEMPLATE_H
 #define QWEN3VK_TEXT_TEMPLATE_H
@@ -38,8 +44,8 @@ void qvk_template_destroy(qvk_template *template_);
 /* Render with each member of the JSON object context as a variable (absent ones are
  * undefined). *text is malloc'ed and NUL-terminated. Errors the template raises (undefined
  * values used in operations, type errors, raise_exception) are QVK_ERR_INVALID_ARGUMENT with
- * the line; a construct found unsupported at run time (a method) is QVK_ERR_UNSUPPORTED. The
- * template may be rendered from several threads at once. */
+ * the line. A construct found unsupported at run time, such as a string method, is
+ * QVK_ERR_UNSUPPORTED. The template may be rendered from several threads at once. */
 qvk_status qvk_template_render(const qvk_template *template_, const cJSON *context, char **text);
 
 #endif

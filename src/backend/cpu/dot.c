@@ -2,7 +2,7 @@
  * float32, with the SIMD width picked at run time: AVX2+FMA(+F16C) on x86-64 when the CPU has it,
  * NEON on arm64, portable C otherwise. All sums are float32; the vector paths keep 8 to 32
  * partial sums and add them at the end. Defining QWEN3VK_CPU_PORTABLE at build time forces the
- * portable code, to test it on a machine with SIMD. */
+ * portable code, and QWEN3VK_CPU_NO_AVX512 the AVX2 code, to test them on a machine with more. */
 #include <stdint.h>
 #include <string.h>
 
@@ -211,7 +211,11 @@ static int has_avx512(void)
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
+#ifdef QWEN3VK_CPU_NO_AVX512
+        cached = 0;
+#else
         cached = __builtin_cpu_supports("avx512f");
+#endif
     }
     return cached;
 }

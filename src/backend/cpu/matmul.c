@@ -15,6 +15,7 @@
  *
  * Both shapes sum in float32. The blocked shape adds the k-blocks' partial sums in order, and
  * within a block each output is one sequential sum. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "backend/cpu/kernels.h"
@@ -27,11 +28,18 @@
 /* Token rows below this count take the decode shape. A tile of 16 or 32 rows is then mostly
  * padding, and reading the few rows' weights from L1 is about as fast. */
 #define GEMM_MIN_ROWS 8
-/* Token rows per chunk: the transposed chunk (CHUNK_ROWS × BLOCK_K floats, 128 KiB) stays in L2
- * while every panel of the thread's outputs passes over it. */
+/* Outputs that a thread claims at a time in the decode shape. Claiming small chunks from a shared
+ * counter, rather than a fixed half each, keeps both threads busy to the end when one of them
+ * loses its core to another process for a while; 64 rows of weights (320 KiB at 2560 bf16
+ * inputs) make the claim's cost negligible. */
+#define DECODE_CHUNK 64
+/* Token rows per chunk and inputs per block, at most: the transposed activations (up to
+ * CHUNK_ROWS × BLOCK_K floats, 512 KiB) and a widened weight panel (tile.cols × BLOCK_K floats,
+ * up to 96 KiB) stay in L2 while every panel of the thread's outputs passes over them. Blocks of
+ * 2048 inputs ran 5-10% faster than blocks of 512 or 1024 with AVX-512 on a Xeon (64 rows,
+ * Qwen3-4B shapes, bench/bench_matmul), because each block ends with a scalar write-back. */
 #define CHUNK_ROWS 64
-/* Inputs per block: a widened weight panel (tile.cols × BLOCK_K floats, 12-24 KiB) stays in L1. */
-#define BLOCK_K 512
+#define BLOCK_K 2048
 
 /* tile[j × rows + i] = Σ_{p<k} w[j × w_stride + p] · xt[p × rows + i] for j < cols, i < rows. */
 typedef void (*gemm_kernel_fn)(const float *xt, const float *w, int64_t w_stride, int64_t k,
@@ -130,6 +138,7 @@ typedef struct matmul_task {
     bool accumulate;
     float *out;
     gemm_kernel kernel;
+    atomic_int_fast64_t next_chunk; /* the decode shape's next unclaimed chunk of outputs */
 } matmul_task;
 
 static void store_output(const matmul_task *task, int64_t row, int64_t col, float value, bool add)
@@ -216,6 +225,39 @@ static const float *weight_panel(const qvk_tensor *w, int64_t o, int32_t n_cols,
     return panel;
 }
 
+/* Ask for the weights of the next panel (rows o .. o + n_cols - 1, inputs k0 .. k0 + k - 1) to be
+ * brought into L2 while the current panel is computed; rows are 1-20 KiB apart, a pattern the
+ * hardware prefetchers do not follow from one panel to the next. */
+static void prefetch_panel(const qvk_tensor *w, int64_t o, int32_t n_cols, int64_t k0, int64_t k)
+{
+#ifdef QVK_X86_KERNELS
+    size_t element = qvk_dtype_size(w->dtype), n_in = (size_t)qvk_tensor_cols(w);
+    for (int32_t j = 0; j < n_cols; j++) {
+        const char *row = (const char *)w->data + ((size_t)(o + j) * n_in + (size_t)k0) * element;
+        for (size_t byte = 0; byte < (size_t)k * element; byte += 64)
+            _mm_prefetch(row + byte, _MM_HINT_T1);
+    }
+#else
+    (void)w, (void)o, (void)n_cols, (void)k0, (void)k;
+#endif
+}
+
+/* out[r0 + i][o + j] (+)= tile[j × rows + i] for the valid rows and outputs of a tile. */
+static void store_tile(const matmul_task *task, const float *tile, int32_t rows, int32_t r0,
+                       int32_t n_rows, int64_t o, int32_t n_cols, bool add)
+{
+    int64_t n_out = qvk_tensor_rows(task->w);
+    for (int32_t i = 0; i < n_rows; i++) {
+        float *target = task->out + (size_t)(r0 + i) * (size_t)n_out + (size_t)o;
+        if (add)
+            for (int32_t j = 0; j < n_cols; j++)
+                target[j] += tile[j * rows + i];
+        else
+            for (int32_t j = 0; j < n_cols; j++)
+                target[j] = tile[j * rows + i];
+    }
+}
+
 /* One chunk of token rows against one block of inputs, for outputs [begin, end). */
 static void gemm_block(const matmul_task *task, float *scratch, int32_t r0, int32_t n_rows,
                        int64_t k0, int64_t k, int64_t begin, int64_t end)
@@ -232,17 +274,16 @@ static void gemm_block(const matmul_task *task, float *scratch, int32_t r0, int3
                     kernel.rows, xt);
     for (int64_t o = begin; o < end; o += kernel.cols) {
         int32_t n_cols = (int32_t)(end - o < kernel.cols ? end - o : kernel.cols);
-        int64_t stride;
+        int64_t stride, next = o + kernel.cols;
         const float *weights = weight_panel(task->w, o, n_cols, kernel.cols, k0, k, panel, &stride);
+        if (next < end)
+            prefetch_panel(task->w, next, (int32_t)(end - next < kernel.cols ? end - next : kernel.cols),
+                           k0, k);
         for (int32_t t = 0; t < n_tiles; t++) {
             int32_t tile_rows = n_rows - t * kernel.rows;
-            if (tile_rows > kernel.rows)
-                tile_rows = kernel.rows;
             kernel.run(xt + (size_t)t * (size_t)k * (size_t)kernel.rows, weights, stride, k, tile);
-            for (int32_t j = 0; j < n_cols; j++)
-                for (int32_t i = 0; i < tile_rows; i++)
-                    store_output(task, r0 + t * kernel.rows + i, o + j,
-                                 tile[j * kernel.rows + i], add);
+            store_tile(task, tile, kernel.rows, r0 + t * kernel.rows,
+                       tile_rows < kernel.rows ? tile_rows : kernel.rows, o, n_cols, add);
         }
     }
 }
@@ -256,30 +297,41 @@ static size_t gemm_scratch_bytes(gemm_kernel kernel)
 static void matmul_gemm_run(const matmul_task *task, int64_t begin, int64_t end, float *scratch)
 {
     int64_t n_in = qvk_tensor_cols(task->w);
+    /* Equal blocks of at most BLOCK_K inputs: 2560 inputs make two blocks of 1280, not a full
+     * block and a short one. */
+    int64_t n_blocks = (n_in + BLOCK_K - 1) / BLOCK_K;
+    int64_t block = (n_in + n_blocks - 1) / n_blocks;
 
     for (int32_t r0 = 0; r0 < task->n_rows; r0 += CHUNK_ROWS) {
         int32_t n_rows = task->n_rows - r0 < CHUNK_ROWS ? task->n_rows - r0 : CHUNK_ROWS;
-        for (int64_t k0 = 0; k0 < n_in; k0 += BLOCK_K)
-            gemm_block(task, scratch, r0, n_rows, k0, n_in - k0 < BLOCK_K ? n_in - k0 : BLOCK_K,
+        for (int64_t k0 = 0; k0 < n_in; k0 += block)
+            gemm_block(task, scratch, r0, n_rows, k0, n_in - k0 < block ? n_in - k0 : block,
                        begin, end);
     }
 }
 
 static void matmul_run(void *context, int32_t thread_index, int32_t n_threads)
 {
-    const matmul_task *task = context;
-    int64_t n_out = qvk_tensor_rows(task->w), begin, end;
-    int64_t group = task->n_rows >= GEMM_MIN_ROWS ? task->kernel.cols : 4;
+    matmul_task *task = context;
+    int64_t n_out = qvk_tensor_rows(task->w), cols = task->kernel.cols, begin, end;
     float *scratch = NULL;
 
-    /* Each thread takes whole groups of outputs: kernel panels for the blocked shape, fours for
-     * the decode shape. The last thread's range ends at n_out. */
-    qvk_split_range(n_out / group, thread_index, n_threads, &begin, &end);
-    begin *= group;
-    end = thread_index == n_threads - 1 ? n_out : end * group;
+    if (task->n_rows < GEMM_MIN_ROWS) {
+        for (;;) {
+            begin = atomic_fetch_add_explicit(&task->next_chunk, 1, memory_order_relaxed) *
+                    DECODE_CHUNK;
+            if (begin >= n_out)
+                return;
+            matmul_rows_run(task, begin, begin + DECODE_CHUNK < n_out ? begin + DECODE_CHUNK : n_out);
+        }
+    }
 
-    if (task->n_rows >= GEMM_MIN_ROWS)
-        scratch = qvk_threadpool_scratch(task->pool, thread_index, gemm_scratch_bytes(task->kernel));
+    /* The blocked shape gives each thread whole panels, so that the activations are transposed
+     * once per thread; only the last panel of the matrix can be partial. */
+    qvk_split_range((n_out + cols - 1) / cols, thread_index, n_threads, &begin, &end);
+    begin *= cols;
+    end = end * cols < n_out ? end * cols : n_out;
+    scratch = qvk_threadpool_scratch(task->pool, thread_index, gemm_scratch_bytes(task->kernel));
     /* Without a scratch buffer (no pool, or out of memory) the decode shape computes the same
      * range, slower for many rows but with no memory. */
     if (scratch)
@@ -291,6 +343,7 @@ static void matmul_run(void *context, int32_t thread_index, int32_t n_threads)
 void qvk_cpu_matmul(qvk_threadpool *pool, const float *x, int32_t n_rows, const qvk_tensor *w,
                     bool accumulate, float *out)
 {
-    matmul_task task = { pool, x, n_rows, w, accumulate, out, select_gemm_kernel() };
+    matmul_task task = { pool, x, n_rows, w, accumulate, out, select_gemm_kernel(), 0 };
+    atomic_init(&task.next_chunk, 0);
     qvk_threadpool_run(pool, matmul_run, &task);
 }

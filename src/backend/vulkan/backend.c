@@ -331,8 +331,8 @@ qvk_status qvk_vk_backend_write_rows(qvk_backend *base, qvk_buffer_id buffer, co
                                      int32_t n_rows)
 {
     qvk_vk_backend *backend = backend_of(base);
-    const qvk_vk_slice *slice;
-    size_t bytes;
+    const qvk_vk_slice *slice = NULL;
+    size_t bytes = 0;
     qvk_status status = rows_slice(backend, buffer, n_rows, &slice, &bytes);
     return status == QVK_OK ? qvk_vk_write(&backend->allocator, slice, data, bytes) : status;
 }
@@ -341,8 +341,8 @@ qvk_status qvk_vk_backend_read_rows(qvk_backend *base, qvk_buffer_id buffer, flo
                                     int32_t n_rows)
 {
     qvk_vk_backend *backend = backend_of(base);
-    const qvk_vk_slice *slice;
-    size_t bytes;
+    const qvk_vk_slice *slice = NULL;
+    size_t bytes = 0;
     qvk_status status = rows_slice(backend, buffer, n_rows, &slice, &bytes);
     return status == QVK_OK ? qvk_vk_read(&backend->allocator, slice, data, bytes) : status;
 }
