@@ -69,5 +69,16 @@ expect_error "template syntax error" "line" bash -c "echo '{% if %}' > '$work/t.
 expect_error "request not JSON" "JSON" bash -c "echo 'not json' | '$bin' template -m '$model'"
 expect_error "unknown command" "unknown command" "$bin" frobnicate
 
+# Without any Vulkan driver, auto falls back to the CPU with the reason, and an explicit
+# --backend vulkan fails.
+VK_ICD_FILENAMES=$work/none.json VK_DRIVER_FILES=$work/none.json \
+    "$bin" run -m "$model" -n 4 --seed 1 "Hi" >/dev/null 2>"$work/err"
+check "auto without Vulkan exits 0" test $? -eq 0
+check "auto says why it uses the CPU" grep -q "falling back to the CPU backend: no Vulkan driver" "$work/err"
+if "$bin" devices >/dev/null 2>&1; then
+    expect_error "vulkan without a driver" "no Vulkan driver" env VK_ICD_FILENAMES="$work/none.json" \
+        VK_DRIVER_FILES="$work/none.json" "$bin" run -m "$model" --backend vulkan "Hi"
+fi
+
 echo "$passed passed, $failures failed"
 test "$failures" -eq 0

@@ -4,6 +4,25 @@
 
 #include "cli/commands.h"
 
+#ifdef QWEN3VK_HAVE_VULKAN
+#include "backend/vulkan/vulkan.h"
+#endif
+
+/* With QWEN3VK_VALIDATION=1 the Vulkan validation layers report to the log; a run that drew any
+ * report fails, so that tests running the command catch them. */
+static int check_validation(int status)
+{
+#ifdef QWEN3VK_HAVE_VULKAN
+    long long count = (long long)qvk_vulkan_validation_message_count();
+    if (count > 0) {
+        fprintf(stderr, "qwen3vk: %lld Vulkan validation message%s (see above)\n", count,
+                count == 1 ? "" : "s");
+        return status ? status : 3;
+    }
+#endif
+    return status;
+}
+
 typedef struct cli_command {
     const char *name;
     int (*run)(const cli_options *options);
@@ -36,7 +55,7 @@ int main(int argc, char **argv)
         else if (status == 1)
             status = 0;
         cli_options_free(&options);
-        return status;
+        return check_validation(status);
     }
     fprintf(stderr, "qwen3vk: unknown command \"%s\"; run qwen3vk --help for the list\n", argv[1]);
     return 2;
