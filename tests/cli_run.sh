@@ -40,6 +40,16 @@ check "think budget gives content" grep -vq '"content":""' "$work/json"
 "$bin" run -m "$model" --backend cpu -n 20 --seed 3 --think --think-budget 8 "Hello" >"$work/out" 2>/dev/null
 check "reasoning is framed" grep -q "done thinking" "$work/out"
 
+# chat: history across turns (the second turn reuses the cached prompt), the thinking switches,
+# /reset and /exit.
+printf 'Hi\n/no_think\nAnd then?\n/reset\n/think\nHello\n/exit\n' |
+    "$bin" chat -m "$model" --backend cpu -n 6 --seed 2 >"$work/chat" 2>"$work/chat.err"
+check "chat exits 0" test $? -eq 0
+check "chat answers three turns" test "$(grep -c "generated: 6 tokens" "$work/chat.err")" -eq 3
+check "chat reuses the cached history" grep -q "prompt: [0-9]* tokens ([0-9]* new" "$work/chat.err"
+check "chat switches thinking off" grep -q "thinking off" "$work/chat.err"
+check "chat clears history" grep -q "history cleared" "$work/chat.err"
+
 # tokenize: ids as a JSON array, identical to the Hugging Face tokenizer's.
 printf 'Hello world' | "$bin" tokenize -m "$model" >"$work/ids" 2>/dev/null
 check "tokenize prints ids" grep -qx '\[9707, 1879\]' "$work/ids"

@@ -41,6 +41,14 @@ debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
               const VkDebugUtilsMessengerCallbackDataEXT *data, void *user_data)
 {
     const char *id = data->pMessageIdName ? data->pMessageIdName : "?";
+
+    /* The loader reports through the same messenger (e.g. "Found no drivers!" when none is
+     * installed); those are general messages about the setup, not validation findings. */
+    if (!(types & (VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                   VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT))) {
+        qvk_log_debug("vulkan loader [%s]: %s", id, data->pMessage);
+        return VK_FALSE;
+    }
     atomic_fetch_add(&validation_messages, 1);
     qvk_log_error("vulkan validation %s [%s]: %s",
                   severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
