@@ -18,8 +18,8 @@
  * safetensors, single-file or sharded. Not supported yet: GGUF files, quantized weights,
  * rope_scaling, sliding-window attention.
  *
- * The library never prints except through the log callback and never exits; every fallible call
- * returns a qvk_status and qvk_last_error() returns a one-line message for the calling thread.
+ * The library never prints except through the log callback, and never exits. Every fallible call
+ * returns a qvk_status, and qvk_last_error() returns a one-line message for the calling thread.
  */
 #ifndef QWEN3VK_H
 #define QWEN3VK_H
@@ -119,7 +119,7 @@ const qvk_model_config *qvk_model_get_config(const qvk_model *model);
 typedef struct qvk_session qvk_session;
 
 typedef enum qvk_backend_kind {
-    QVK_BACKEND_AUTO,   /* the best Vulkan device, else the CPU */
+    QVK_BACKEND_AUTO,   /* the best Vulkan GPU, else the CPU; never a CPU-type Vulkan device */
     QVK_BACKEND_CPU,
     QVK_BACKEND_VULKAN,
 } qvk_backend_kind;

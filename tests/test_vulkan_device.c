@@ -39,7 +39,11 @@ static void devices_report_lists_every_device(void)
     CHECK_INT_EQ(qvk_vk_context_create(&options, &context), QVK_OK);
     if (report && context) {
         char chosen[512];
-        snprintf(chosen, sizeof(chosen), "automatic choice: [%u] %s", context->info.index,
+        /* A CPU-type device (lavapipe) is reported as the best device, but --backend auto
+         * takes the CPU backend instead. */
+        bool cpu = context->info.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+        snprintf(chosen, sizeof(chosen), cpu ? "automatic choice: the CPU backend, because the "
+                 "best device, [%u] %s" : "automatic choice: [%u] %s", context->info.index,
                  context->info.properties.deviceName);
         CHECK(strstr(report, chosen) != NULL);
         CHECK(strstr(report, "[0] ") != NULL);
@@ -49,6 +53,29 @@ static void devices_report_lists_every_device(void)
         CHECK(strstr(report, "timestamps") != NULL);
     }
     free(report);
+    qvk_vk_context_destroy(context);
+}
+
+/* --backend auto must not pick a CPU driver; naming the device explicitly still works. */
+static void auto_rejects_cpu_device(void)
+{
+    qvk_vk_context_options options = { .device_index = -1, .reject_cpu_devices = true };
+    qvk_vk_context *context = NULL;
+    qvk_vk_context_options plain = { .device_index = -1 };
+    qvk_vk_context *probe = NULL;
+    bool cpu;
+
+    CHECK_INT_EQ(qvk_vk_context_create(&plain, &probe), QVK_OK);
+    if (!probe)
+        return;
+    cpu = probe->info.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    qvk_vk_context_destroy(probe);
+    if (cpu) {
+        CHECK_INT_EQ(qvk_vk_context_create(&options, &context), QVK_ERR_UNSUPPORTED);
+        CHECK(strstr(qvk_last_error(), "is a CPU driver") != NULL);
+    } else {
+        CHECK_INT_EQ(qvk_vk_context_create(&options, &context), QVK_OK);
+    }
     qvk_vk_context_destroy(context);
 }
 
@@ -234,6 +261,7 @@ int main(void)
     setenv("XDG_CACHE_HOME", cache_home, 1);
 
     RUN_TEST(devices_report_lists_every_device);
+    RUN_TEST(auto_rejects_cpu_device);
     RUN_TEST(device_index_out_of_range);
     RUN_TEST(device_index_zero_is_usable);
     RUN_TEST(invalid_configurations);

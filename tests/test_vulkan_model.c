@@ -38,7 +38,8 @@ static qvk_vk_context_options vulkan_options = { .device_index = -1 };
 
 static qvk_backend *vulkan_open(int32_t n_batch, bool profile, uint64_t max_binding)
 {
-    qvk_backend_config config = { 64, n_batch, 1, -1, profile };
+    qvk_backend_config config = { .n_ctx = 64, .n_batch = n_batch, .n_threads = 1,
+                                  .device_index = -1, .profile = profile };
     qvk_vk_context_options options = vulkan_options;
     options.max_binding = max_binding;
     qvk_backend *backend = NULL;
@@ -53,7 +54,7 @@ static qvk_backend *vulkan_open(int32_t n_batch, bool profile, uint64_t max_bind
 static void compare_with_cpu(int32_t n_batch, uint64_t max_binding)
 {
     int32_t vocab = graph.config->vocab_size;
-    qvk_backend_config config = { 64, n_batch, 1, -1, false };
+    qvk_backend_config config = { .n_ctx = 64, .n_batch = n_batch, .n_threads = 1, .device_index = -1 };
     qvk_backend *cpu = NULL, *vulkan = vulkan_open(n_batch, false, max_binding);
     float *expected = malloc((size_t)n_batch * (size_t)vocab * sizeof(float));
     float *actual = malloc((size_t)n_batch * (size_t)vocab * sizeof(float));

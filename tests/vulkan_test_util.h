@@ -99,7 +99,7 @@ static inline qvk_model_config config_make(int32_t hidden, int32_t intermediate,
 
 static inline qvk_backend_config backend_config_make(int32_t n_ctx, int32_t n_batch)
 {
-    qvk_backend_config config = { n_ctx, n_batch, 1, -1, false };
+    qvk_backend_config config = { .n_ctx = n_ctx, .n_batch = n_batch, .n_threads = 1, .device_index = -1 };
     return config;
 }
 

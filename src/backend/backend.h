@@ -11,6 +11,9 @@ typedef struct qvk_backend_config {
     int32_t n_batch;      /* max tokens per step */
     int32_t n_threads;    /* CPU threads */
     int32_t device_index; /* Vulkan device, -1 for automatic choice */
+    /* Fail instead of choosing a CPU-type Vulkan device (such as lavapipe) automatically: the
+     * CPU backend computes the same on the same cores without the driver's overhead. */
+    bool reject_cpu_devices;
     bool profile;         /* collect per-op timings */
 } qvk_backend_config;
 

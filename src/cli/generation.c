@@ -17,7 +17,7 @@ qvk_generate_options cli_generate_options(const qvk_model *model, const cli_opti
 {
     qvk_generate_options g = qvk_generate_default_options(model);
 
-    /* Qwen3's recommended settings without thinking, unless the flags say otherwise. */
+    /* Qwen3's recommended settings without thinking, unless flags set them. */
     if (thinking == 0) {
         g.temperature = 0.7f;
         g.top_p = 0.8f;

@@ -1,6 +1,6 @@
 /* The forward pass as a list of ops over named activation buffers. The engine builds it once per
- * model; each backend executes the same list (the CPU with C kernels on threads, Vulkan as one
- * recorded command buffer per step), so backends can be compared op by op.
+ * model. Each backend executes the same list: the CPU with C kernels on threads, Vulkan as one
+ * recorded command buffer per step. So the backends can be compared op by op.
  *
  * Activation buffers hold one row per token of the step. A step evaluates n_tokens new tokens
  * at positions pos .. pos + n_tokens - 1 and produces logits for the last n_out of them. */
@@ -33,7 +33,7 @@ typedef enum qvk_op_kind {
     /* dst = src · weightᵀ, or dst += src · weightᵀ when accumulate is set (the residual add) */
     QVK_OP_MATMUL,
     /* Per head: RMSNorm of Q with weight (q_norm) and of K with weight2 (k_norm), then NeoX RoPE
-     * on both at the token's position; finally K and V are written to the layer's KV cache. */
+     * on both at the token's position. Then K and V are written to the layer's KV cache. */
     QVK_OP_QK_NORM_ROPE,
     /* Causal grouped-query attention of Q over the layer's cache rows [0, pos + t]. */
     QVK_OP_ATTENTION,
@@ -69,7 +69,7 @@ typedef struct qvk_graph {
 typedef struct qvk_step {
     const int32_t *tokens;
     int32_t n_tokens;
-    int32_t pos;     /* position of tokens[0]; the KV cache holds rows 0 .. pos - 1 */
+    int32_t pos;     /* position of tokens[0], so the KV cache contains rows 0 .. pos - 1 */
     int32_t n_out;   /* logits rows wanted: the last n_out tokens (1 or n_tokens) */
 } qvk_step;
 

@@ -14,7 +14,7 @@ struct qvk_session {
     qvk_backend *backend;
     qvk_session_options options;
     int32_t position;
-    int32_t *tokens;         /* the n_ctx tokens whose keys and values the cache holds */
+    int32_t *tokens;         /* the tokens whose keys and values are in the cache */
     float *logits;           /* rows of vocab_size floats */
     int32_t logits_capacity; /* rows */
 };
@@ -38,10 +38,15 @@ static qvk_status create_backend(qvk_session *session, const qvk_backend_config 
     if (kind == QVK_BACKEND_CPU)
         return qvk_cpu_backend_create(&session->graph, config, &session->backend);
 #ifdef QWEN3VK_HAVE_VULKAN
-    qvk_status status = qvk_vulkan_backend_create(&session->graph, config, &session->backend);
+    qvk_backend_config vulkan_config = *config;
+    vulkan_config.reject_cpu_devices = kind == QVK_BACKEND_AUTO;
+    qvk_status status = qvk_vulkan_backend_create(&session->graph, &vulkan_config, &session->backend);
     if (status == QVK_OK || kind == QVK_BACKEND_VULKAN)
         return status;
-    qvk_log_warn("falling back to the CPU backend: %s", qvk_last_error());
+    if (status == QVK_ERR_UNSUPPORTED)
+        qvk_log_info("using the CPU backend: %s", qvk_last_error());
+    else
+        qvk_log_warn("falling back to the CPU backend: %s", qvk_last_error());
 #else
     if (kind == QVK_BACKEND_VULKAN)
         return qvk_error(QVK_ERR_UNSUPPORTED, "this build of qwen3vk has no Vulkan backend; "

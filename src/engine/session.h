@@ -1,4 +1,4 @@
-/* What the generation loop needs of a session beyond the public API. */
+/* Session functions for the generation loop, beyond the public API. */
 #ifndef QWEN3VK_ENGINE_SESSION_H
 #define QWEN3VK_ENGINE_SESSION_H
 

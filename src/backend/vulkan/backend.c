@@ -307,7 +307,10 @@ qvk_status qvk_vk_backend_create(const qvk_graph *graph, const qvk_backend_confi
 qvk_status qvk_vulkan_backend_create(const qvk_graph *graph, const qvk_backend_config *config,
                                      qvk_backend **out)
 {
-    qvk_vk_context_options options = { .device_index = config->device_index };
+    qvk_vk_context_options options = {
+        .device_index = config->device_index,
+        .reject_cpu_devices = config->reject_cpu_devices,
+    };
     return qvk_vk_backend_create(graph, config, &options, out);
 }
 

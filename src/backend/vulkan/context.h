@@ -75,6 +75,7 @@ typedef struct qvk_vk_context {
 /* Choices a caller (the tests) may force; zero values mean "decide from the device". */
 typedef struct qvk_vk_context_options {
     int32_t device_index;      /* -1: automatic choice */
+    bool reject_cpu_devices;   /* fail when the automatic choice is a CPU-type device */
     bool no_subgroups;         /* use the shared-memory reduction variants */
     bool reduction_matvec;     /* use the GPU layout of matvec.comp on a CPU device too */
     bool staged_weights;       /* upload weights through staging, as on a discrete GPU */

@@ -270,8 +270,10 @@ static qvk_status binding_limit(const qvk_vk_device_info *info, uint64_t forced,
     return QVK_OK;
 }
 
-static qvk_status choose_device(VkInstance instance, int32_t device_index, qvk_vk_device_info *out)
+static qvk_status choose_device(VkInstance instance, const qvk_vk_context_options *options,
+                                qvk_vk_device_info *out)
 {
+    int32_t device_index = options->device_index;
     qvk_vk_device_info *infos;
     uint32_t count;
     qvk_status status = qvk_vk_devices_query(instance, &infos, &count);
@@ -300,6 +302,14 @@ static qvk_status choose_device(VkInstance instance, int32_t device_index, qvk_v
             free(infos);
             return qvk_error(QVK_ERR_UNSUPPORTED, "none of the %u Vulkan devices supports "
                              "Vulkan 1.1 with a compute queue; use the CPU backend", count);
+        }
+        if (options->reject_cpu_devices &&
+            infos[chosen].properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+            status = qvk_error(QVK_ERR_UNSUPPORTED, "the best Vulkan device, %s, is a CPU driver, "
+                               "and the CPU backend is faster on the same cores (--backend "
+                               "vulkan uses the device anyway)", infos[chosen].properties.deviceName);
+            free(infos);
+            return status;
         }
     }
     *out = infos[chosen];
@@ -359,7 +369,7 @@ qvk_status qvk_vk_context_create(const qvk_vk_context_options *options, qvk_vk_c
         free(context);
         return status;
     }
-    status = choose_device(context->instance, options->device_index, &context->info);
+    status = choose_device(context->instance, options, &context->info);
     if (status == QVK_OK)
         status = binding_limit(&context->info, options->max_binding, &context->max_binding);
     if (status == QVK_OK)

@@ -122,7 +122,7 @@ static void add_device(text *out, const qvk_vk_device_info *info, bool chosen)
 
     driver_version(properties, version, sizeof(version));
     text_add(out, "[%u] %s%s\n", info->index, properties->deviceName,
-             chosen ? "  (automatic choice)" : "");
+             chosen ? "  (best device)" : "");
     text_add(out, "    type: %s, vendor: %s (0x%04x), device id 0x%04x, Vulkan %u.%u.%u\n",
              qvk_vk_device_type_name(properties->deviceType), vendor_name(properties->vendorID),
              properties->vendorID, properties->deviceID,
@@ -184,7 +184,11 @@ qvk_status qvk_vulkan_devices_report(char **report)
              qvk_vk_validation_enabled() ? "on" : "off");
     for (uint32_t i = 0; i < count; i++)
         add_device(&out, &infos[i], (int32_t)i == chosen);
-    if (chosen >= 0)
+    if (chosen >= 0 && infos[chosen].properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
+        text_add(&out, "automatic choice: the CPU backend, because the best device, [%d] %s, is a "
+                 "CPU driver (--backend vulkan uses it anyway)\n", chosen,
+                 infos[chosen].properties.deviceName);
+    else if (chosen >= 0)
         text_add(&out, "automatic choice: [%d] %s (discrete > integrated > virtual > CPU, then "
                  "the most device-local memory)\n", chosen, infos[chosen].properties.deviceName);
     else
