@@ -31,7 +31,7 @@ typedef struct bench_options {
 } bench_options;
 
 /* Bytes of weights one decode step reads: every matmul weight once (the layers' projections and
- * the output matrix) plus the norm vectors; the embedding gather reads one row. */
+ * the output matrix), the norm vectors, and one row of the embedding. */
 static double decode_weight_bytes(const qvk_model *model)
 {
     const qvk_model_config *c = &model->config;
@@ -126,21 +126,21 @@ static double bench_decode(qvk_model *model, const bench_options *o, const int32
     return seconds;
 }
 
-/* Peak and current resident memory from /proc/self/status, in kB; 0 where unavailable. */
-static void read_memory(long *peak_kb, long *file_kb, long *anon_kb)
+/* The process's peak resident memory (VmHWM of /proc/self/status) in bytes; 0 if unavailable.
+ * It counts the pages of the weight mapping that were touched, like any resident memory. */
+static double peak_rss_bytes(void)
 {
     char line[256];
+    long kb = 0;
     FILE *status = fopen("/proc/self/status", "r");
 
-    *peak_kb = *file_kb = *anon_kb = 0;
     if (!status)
-        return;
-    while (fgets(line, sizeof(line), status)) {
-        sscanf(line, "VmHWM: %ld kB", peak_kb);
-        sscanf(line, "RssFile: %ld kB", file_kb);
-        sscanf(line, "RssAnon: %ld kB", anon_kb);
-    }
+        return 0.0;
+    while (fgets(line, sizeof(line), status))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
     fclose(status);
+    return kb * 1024.0;
 }
 
 static int parse_options(int argc, char **argv, bench_options *o)
@@ -229,8 +229,7 @@ int main(int argc, char **argv)
     double decode = prefill > 0 ? bench_decode(model, &o, tokens) : -1.0;
     if (decode > 0) {
         double bytes = decode_weight_bytes(model), per_token = decode / o.n_decode;
-        long peak_kb, file_kb, anon_kb;
-        read_memory(&peak_kb, &file_kb, &anon_kb);
+        double rss = peak_rss_bytes(), weights = (double)model->weight_bytes;
         printf("model: %s, %.2f GB of weights (%.2f GB read per decode token)\n", o.model_dir,
                (double)model->weight_bytes / 1e9, bytes / 1e9);
         printf("backend: %s, load %.2f s, warm-up token %.2f s\n", backend_name, load_seconds,
@@ -239,10 +238,8 @@ int main(int argc, char **argv)
                o.n_prompt / prefill, o.n_repeat);
         printf("decode: %d tokens in %.3f s = %.3f tokens/s, %.1f ms/token, %.2f GB/s of weights\n",
                o.n_decode, decode, o.n_decode / decode, 1e3 * per_token, bytes / per_token / 1e9);
-        printf("memory: peak RSS %.2f GB (file-backed now %.2f GB, anonymous now %.2f GB), "
-               "weights %.2f GB, ratio %.3f\n", peak_kb * 1024.0 / 1e9, file_kb * 1024.0 / 1e9,
-               anon_kb * 1024.0 / 1e9, (double)model->weight_bytes / 1e9,
-               peak_kb * 1024.0 / (double)model->weight_bytes);
+        printf("memory: peak RSS %.2f GB, weights %.2f GB (%+.1f%%)\n", rss / 1e9, weights / 1e9,
+               100.0 * (rss / weights - 1.0));
     }
     free(tokens);
     qvk_model_destroy(model);

@@ -3,12 +3,13 @@
  *
  *     stream [--mib N] [--repeat N] [--threads N]
  *
- * One buffer of N MiB (default 2048, far larger than the last-level cache of the machines this
- * targets) is touched once, then timed in two ways, each the best of --repeat runs:
+ * One buffer of N MiB is written once. The default of 2048 MiB exceeds the last-level cache of
+ * most machines; lscpu shows it, and --mib sets a larger buffer. Then two passes are timed,
+ * each the best of --repeat runs:
  *   read  sums the whole buffer as 64-bit integers (bytes counted: the buffer size). This is
  *         the access pattern of a decode matmul, which reads each weight byte once.
  *   copy  copies the first half of the buffer onto the second with memcpy (bytes counted: read
- *         plus written, as STREAM counts them; glibc may use non-temporal stores for large copies).
+ *         plus written, as STREAM counts them). glibc may use non-temporal stores for it.
  * Each thread count from 1 to --threads (default 2) works on equal slices of the buffer. */
 #include <pthread.h>
 #include <stdint.h>

@@ -84,8 +84,8 @@ expect_error "unknown command" "unknown command" "$bin" frobnicate
 VK_ICD_FILENAMES=$work/none.json VK_DRIVER_FILES=$work/none.json \
     "$bin" run -m "$model" -n 4 --seed 1 "Hi" >/dev/null 2>"$work/err"
 check "auto without Vulkan exits 0" test $? -eq 0
-check "auto says why it uses the CPU" grep -q "falling back to the CPU backend: no Vulkan driver" "$work/err"
 if "$bin" devices >/dev/null 2>&1; then
+    check "auto says why it uses the CPU" grep -q "falling back to the CPU backend: no Vulkan driver" "$work/err"
     expect_error "vulkan without a driver" "no Vulkan driver" env VK_ICD_FILENAMES="$work/none.json" \
         VK_DRIVER_FILES="$work/none.json" "$bin" run -m "$model" --backend vulkan "Hi"
 fi
