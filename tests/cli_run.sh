@@ -60,6 +60,16 @@ echo '{"messages":[{"role":"user","content":"Hi"}],"add_generation_prompt":true,
 printf '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n' >"$work/expected"
 check "template renders the prompt" cmp -s "$work/prompt" "$work/expected"
 
+# Content given as a list of text parts, as OpenAI clients may send it.
+echo '{"messages":[{"role":"user","content":[{"type":"text","text":"H"},{"type":"text","text":"i"}]}],"add_generation_prompt":true,"chat_template_kwargs":{"enable_thinking":false}}' |
+    "$bin" template -m "$model" >"$work/prompt" 2>/dev/null
+check "template joins text parts" cmp -s "$work/prompt" "$work/expected"
+
+# tokenize takes the text as an argument too; help goes to stdout; the version is printed.
+check "tokenize takes an argument" test "$("$bin" tokenize -m "$model" "Hello world" 2>/dev/null)" = "[9707, 1879]"
+check "help goes to stdout" bash -c "'$bin' --help | grep -q 'qwen3vk COMMAND'"
+check "version is printed" bash -c "'$bin' --version | grep -q '^qwen3vk [0-9]'"
+
 # Bad input: a clear one-line error and a non-zero status, never a crash (status > 128).
 expect_error() { # expect_error NAME PATTERN COMMAND...
     local name=$1 pattern=$2
@@ -74,7 +84,16 @@ expect_error "invalid UTF-8 prompt" "UTF-8" "$bin" run -m "$model" --backend cpu
 expect_error "prompt longer than the context" "context" "$bin" run -m "$model" --backend cpu --ctx 8 "a long prompt that does not fit eight tokens of context"
 expect_error "missing model folder" "$work/none" "$bin" run -m "$work/none" --backend cpu "Hi"
 expect_error "unknown backend" "backend" "$bin" run -m "$model" --backend tpu "Hi"
-expect_error "bad temperature" "temperature" "$bin" run -m "$model" --backend cpu --temp -1 "Hi"
+expect_error "bad temperature" "invalid --temp" "$bin" run -m "$model" --backend cpu --temp -1 "Hi"
+expect_error "bad top-p" "invalid --top-p" "$bin" run -m "$model" --backend cpu --top-p 5 "Hi"
+expect_error "negative seed" "invalid --seed" "$bin" run -m "$model" --backend cpu --seed -1 "Hi"
+expect_error "unknown option" "unknown option --bogus" "$bin" run --bogus
+expect_error "missing model option" "missing -m" "$bin" run "Hi"
+expect_error "tokens and prompt" "either --tokens or a prompt" "$bin" run -m "$model" --tokens 1,2 "Hi"
+expect_error "invalid UTF-8 system text" "the --system text is not valid UTF-8" "$bin" run -m "$model" --system "$(printf '\xc3')" "Hi"
+expect_error "empty messages" "non-empty \"messages\"" bash -c "echo '{\"messages\":[]}' | '$bin' template -m '$model'"
+expect_error "message without role" "message 0 has no string \"role\"" bash -c "echo '{\"messages\":[{\"content\":\"x\"}]}' | '$bin' template -m '$model'"
+expect_error "image content part" "image_url" bash -c "echo '{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}' | '$bin' template -m '$model'"
 expect_error "template syntax error" "line" bash -c "echo '{% if %}' > '$work/t.jinja'; echo '{\"messages\":[]}' | '$bin' template -m '$model' --template '$work/t.jinja'"
 expect_error "request not JSON" "JSON" bash -c "echo 'not json' | '$bin' template -m '$model'"
 expect_error "unknown command" "unknown command" "$bin" frobnicate

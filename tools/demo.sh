@@ -4,8 +4,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
+# Build output goes to stderr, so that stdout holds only the reply.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target qwen3vk_cli
+cmake --build build -j "$(nproc)" --target qwen3vk_cli >&2
 # --think opens the reasoning block, and --think-budget closes it after 24 tokens, so that even
 # this random model shows a reasoning part and an answer part.
 build/qwen3vk run -m tests/data/qwen3-tiny --think --think-budget 24 -n 48 --seed 1 \

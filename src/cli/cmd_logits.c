@@ -26,7 +26,7 @@ static int write_logits(const char *path, const float *logits, size_t count)
         return 0;
     }
     /* Little-endian float32 rows: the in-memory layout on every supported host. */
-    if (fwrite(logits, sizeof(float), count, file) != count || fclose(file) != 0) {
+    if ((count > 0 && fwrite(logits, sizeof(float), count, file) != count) || fclose(file) != 0) {
         fprintf(stderr, "qwen3vk logits: cannot write %s: %s\n", path, strerror(errno));
         return 0;
     }
@@ -44,7 +44,10 @@ int cli_logits(const cli_options *options)
         fprintf(stderr, "qwen3vk logits: needs --tokens ID,ID,... and --out FILE\n");
         return 2;
     }
-    if (!(model = cli_load_model(options)))
+    /* Find out that the output cannot be written before the model is loaded. */
+    if (!write_logits(options->out_path, NULL, 0))
+        return 1;
+    if (!(model = cli_load_model(options, true)))
         return 1;
     if ((session = cli_create_session(model, options))) {
         if (qvk_session_eval(session, options->tokens, options->n_tokens, true, &logits) != QVK_OK)

@@ -15,10 +15,17 @@ static int32_t argmax(const float *logits, int32_t n)
     return best;
 }
 
+static void print_profile(const qvk_session *session, const cli_options *options)
+{
+    char report[8192];
+    if (options->session.profile && qvk_session_profile_report(session, report, sizeof(report)))
+        fprintf(stderr, "profile:\n%s", report);
+}
+
 /* --tokens with --temp 0: greedy continuation of the ids, printed as ids. */
 int cli_run_tokens(const cli_options *options)
 {
-    qvk_model *model = cli_load_model(options);
+    qvk_model *model = cli_load_model(options, true);
     qvk_session *session;
     const float *logits;
     int32_t vocab, token;
@@ -43,6 +50,7 @@ int cli_run_tokens(const cli_options *options)
     printf("\n");
     if (!ok)
         fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());
+    print_profile(session, options);
     qvk_session_destroy(session);
     qvk_model_destroy(model);
     return ok ? 0 : 1;
@@ -53,7 +61,7 @@ static qvk_session *open_model(const cli_options *options, qvk_model **model)
 {
     qvk_session *session;
 
-    if (!(*model = cli_load_model(options)))
+    if (!(*model = cli_load_model(options, true)))
         return NULL;
     if (options->template_path && qvk_model_load_chat_template(*model, options->template_path) != QVK_OK) {
         fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());
@@ -65,13 +73,6 @@ static qvk_session *open_model(const cli_options *options, qvk_model **model)
     return session;
 }
 
-static void print_profile(const qvk_session *session, const cli_options *options)
-{
-    char report[8192];
-    if (options->session.profile && qvk_session_profile_report(session, report, sizeof(report)))
-        fprintf(stderr, "profile:\n%s", report);
-}
-
 int cli_run(const cli_options *options)
 {
     qvk_model *model;
@@ -81,12 +82,19 @@ int cli_run(const cli_options *options)
     cJSON *request;
     int status;
 
+    if (options->tokens && options->prompt) {
+        fprintf(stderr, "qwen3vk run: give either --tokens or a prompt, not both\n");
+        return 2;
+    }
     if (options->tokens)
         return cli_run_tokens(options);
     if (!options->prompt) {
         fprintf(stderr, "qwen3vk run: missing the prompt; usage: qwen3vk run -m DIR \"prompt\"\n");
         return 2;
     }
+    if (!cli_check_utf8("the prompt", options->prompt) ||
+        (options->system_prompt && !cli_check_utf8("the --system text", options->system_prompt)))
+        return 2;
     if (!(session = open_model(options, &model)))
         return 1;
     messages = cJSON_CreateArray();
@@ -156,6 +164,12 @@ int cli_chat(const cli_options *options)
         cJSON_Delete(messages);
         return 1;
     }
+    if (options->system_prompt && !cli_check_utf8("the --system text", options->system_prompt)) {
+        cJSON_Delete(messages);
+        qvk_session_destroy(session);
+        qvk_model_destroy(model);
+        return 2;
+    }
     if (options->system_prompt)
         cli_add_message(messages, "system", options->system_prompt);
     fprintf(stderr, "chat with %s; /think, /no_think, /reset, /exit\n", options->model_dir);
@@ -168,7 +182,7 @@ int cli_chat(const cli_options *options)
         if (!fgets(line, sizeof(line), stdin))
             break;
         line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] == '\0')
+        if (line[0] == '\0' || !cli_check_utf8("the message", line))
             continue;
         if ((command = chat_command(line, &messages, &thinking, options)) != 0) {
             if (command < 0)

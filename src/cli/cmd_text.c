@@ -2,6 +2,7 @@
  * against other tools. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
 
@@ -32,7 +33,7 @@ char *cli_read_stdin(size_t *length)
 
 int cli_tokenize(const cli_options *options)
 {
-    qvk_model *model = cli_load_model(options);
+    qvk_model *model = cli_load_model(options, false);
     size_t length, n_ids;
     int32_t *ids;
     char *text;
@@ -40,7 +41,10 @@ int cli_tokenize(const cli_options *options)
 
     if (!model)
         return 1;
-    if (!(text = cli_read_stdin(&length)))
+    text = options->prompt ? strdup(options->prompt) : cli_read_stdin(&length);
+    if (text && options->prompt)
+        length = strlen(text);
+    if (!text)
         fprintf(stderr, "qwen3vk tokenize: cannot read stdin\n");
     else if (qvk_tokenize(model, text, length, &ids, &n_ids) != QVK_OK)
         fprintf(stderr, "qwen3vk tokenize: error: %s\n", qvk_last_error());
@@ -59,7 +63,7 @@ int cli_tokenize(const cli_options *options)
 
 int cli_template(const cli_options *options)
 {
-    qvk_model *model = cli_load_model(options);
+    qvk_model *model = cli_load_model(options, false);
     size_t length;
     char *request, *prompt;
     int status = 1;

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 #include "cli/generation.h"
 
 #define ANSI_DIM "\033[2m"
@@ -41,6 +43,25 @@ qvk_generate_options cli_generate_options(const qvk_model *model, const cli_opti
     g.open_reasoning = thinking == 1;
     g.reasoning_budget = o->think_budget;
     return g;
+}
+
+bool cli_check_utf8(const char *what, const char *text)
+{
+    const utf8proc_uint8_t *bytes = (const utf8proc_uint8_t *)text;
+    size_t length = strlen(text), offset = 0;
+
+    while (offset < length) {
+        utf8proc_int32_t codepoint;
+        utf8proc_ssize_t n = utf8proc_iterate(bytes + offset, (utf8proc_ssize_t)(length - offset),
+                                              &codepoint);
+        if (n < 0) {
+            fprintf(stderr, "qwen3vk: %s is not valid UTF-8 (byte %zu is 0x%02X); convert it to "
+                    "UTF-8\n", what, offset, bytes[offset]);
+            return false;
+        }
+        offset += (size_t)n;
+    }
+    return true;
 }
 
 cJSON *cli_chat_request(const cJSON *messages, int thinking)
@@ -135,6 +156,13 @@ int cli_generate_reply(qvk_session *session, qvk_model *model, const cJSON *requ
     qvk_status status;
 
     status = qvk_chat_render(model, request_text, &prompt);
+    if (status == QVK_OK && prompt[0] == '\0') {
+        fprintf(stderr, "qwen3vk: error: the chat template rendered an empty prompt; check the "
+                "template (--template FILE replaces it)\n");
+        free(request_text);
+        free(prompt);
+        return 1;
+    }
     if (status == QVK_OK)
         status = qvk_tokenize(model, prompt, strlen(prompt), &ids, &n_ids);
     if (status == QVK_OK)
@@ -156,6 +184,7 @@ int cli_generate_reply(qvk_session *session, qvk_model *model, const cJSON *requ
             printf("\n[tool calls] %s", generation->tool_calls_json);
         printf("\n");
     }
+    fflush(stdout); /* the reply before the stats line, also when both go to one pipe */
     if (!options->quiet)
         print_stats(generation, session);
     return 0;

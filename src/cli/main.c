@@ -1,4 +1,5 @@
 /* qwen3vk: the command-line front end. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,15 +27,16 @@ static int check_validation(int status)
 typedef struct cli_command {
     const char *name;
     int (*run)(const cli_options *options);
+    bool needs_model;
 } cli_command;
 
 static const cli_command commands[] = {
-    { "run", cli_run },
-    { "chat", cli_chat },
-    { "logits", cli_logits },
-    { "tokenize", cli_tokenize },
-    { "template", cli_template },
-    { "devices", cli_devices },
+    { "run", cli_run, true },
+    { "chat", cli_chat, true },
+    { "logits", cli_logits, true },
+    { "tokenize", cli_tokenize, true },
+    { "template", cli_template, true },
+    { "devices", cli_devices, false },
 };
 
 int main(int argc, char **argv)
@@ -42,16 +44,29 @@ int main(int argc, char **argv)
     cli_options options;
     int status;
 
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        cli_print_usage(NULL);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        cli_print_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        cli_print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("qwen3vk %s\n", QWEN3VK_VERSION);
+        return 0;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
         status = cli_options_parse(argc - 1, argv + 1, &options);
-        if (status == 0)
+        if (status == 0 && commands[i].needs_model && !options.model_dir) {
+            fprintf(stderr, "qwen3vk %s: missing -m MODEL_DIR (a Hugging Face model folder)\n",
+                    commands[i].name);
+            status = 2;
+        } else if (status == 0) {
             status = commands[i].run(&options);
+        }
         else if (status == 1)
             status = 0;
         cli_options_free(&options);

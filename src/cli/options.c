@@ -49,9 +49,9 @@ static const struct option long_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
-void cli_print_usage(const char *command)
+void cli_print_usage(FILE *stream)
 {
-    fprintf(stderr,
+    fprintf(stream,
         "usage: qwen3vk COMMAND [options]\n"
         "\n"
         "commands:\n"
@@ -59,9 +59,10 @@ void cli_print_usage(const char *command)
         "  run -m DIR --tokens ID,... [-n N] --print-ids   continue token ids, print ids\n"
         "  chat -m DIR                      interactive chat (/think, /no_think, /reset, /exit)\n"
         "  logits -m DIR --tokens ID,... --out FILE   write float32 logits of every position\n"
-        "  tokenize -m DIR                  read text on stdin, print the ids as a JSON array\n"
+        "  tokenize -m DIR [TEXT]           print the ids of TEXT (or stdin) as a JSON array\n"
         "  template -m DIR                  read an OpenAI-style request on stdin, print the prompt\n"
         "  devices                          list the Vulkan devices\n"
+        "  version                          print the version\n"
         "\n"
         "model and backend:\n"
         "  -m, --model DIR         Hugging Face model folder\n"
@@ -90,7 +91,6 @@ void cli_print_usage(const char *command)
         "  --print-ids             print generated token ids instead of text\n"
         "  --quiet                 no stats line\n",
         CLI_MAX_STOP_STRINGS);
-    (void)command;
 }
 
 static int parse_int(const char *name, const char *text, int32_t min, int32_t max, int32_t *out)
@@ -109,13 +109,20 @@ static int parse_int(const char *name, const char *text, int32_t min, int32_t ma
     return 1;
 }
 
-static int parse_float(const char *name, const char *text, float *out)
+/* A number in [min, max]; an open end is written as the exclusive flag. */
+static int parse_float(const char *name, const char *text, double min, bool min_open, double max,
+                       float *out)
 {
     char *end;
     double value = strtod(text, &end);
 
-    if (*end || end == text || !isfinite(value)) {
-        fprintf(stderr, "qwen3vk: invalid %s \"%s\": expected a number\n", name, text);
+    if (*end || end == text || !isfinite(value) || value < min || (min_open && value == min) ||
+        value > max) {
+        fprintf(stderr, "qwen3vk: invalid %s \"%s\": expected a number %s %g", name, text,
+                min_open ? "above" : "from", min);
+        if (max < 1e30)
+            fprintf(stderr, " %s %g", min_open ? "up to" : "to", max);
+        fprintf(stderr, "\n");
         return 0;
     }
     *out = (float)value;
@@ -181,24 +188,32 @@ static int parse_option(int c, cli_options *o)
     case OPT_CTX: return parse_int("--ctx", optarg, 1, 1 << 24, &o->session.n_ctx);
     case OPT_BATCH: return parse_int("--batch", optarg, 1, 1 << 16, &o->session.n_batch);
     case OPT_THREADS: return parse_int("--threads", optarg, 1, 1024, &o->session.n_threads);
-    case OPT_TEMP: return parse_float("--temp", optarg, &o->temperature);
+    case OPT_TEMP: return parse_float("--temp", optarg, 0.0, false, 1e38, &o->temperature);
     case OPT_TOP_K: return parse_int("--top-k", optarg, 0, 1 << 24, &o->top_k);
-    case OPT_TOP_P: return parse_float("--top-p", optarg, &o->top_p);
-    case OPT_MIN_P: return parse_float("--min-p", optarg, &o->min_p);
-    case OPT_REPEAT: return parse_float("--repeat-penalty", optarg, &o->repetition_penalty);
-    case OPT_PRESENCE: return parse_float("--presence-penalty", optarg, &o->presence_penalty);
-    case OPT_FREQUENCY: return parse_float("--frequency-penalty", optarg, &o->frequency_penalty);
+    case OPT_TOP_P: return parse_float("--top-p", optarg, 0.0, true, 1.0, &o->top_p);
+    case OPT_MIN_P: return parse_float("--min-p", optarg, 0.0, false, 1.0, &o->min_p);
+    case OPT_REPEAT:
+        return parse_float("--repeat-penalty", optarg, 0.0, true, 1e38, &o->repetition_penalty);
+    case OPT_PRESENCE:
+        return parse_float("--presence-penalty", optarg, -2.0, false, 2.0, &o->presence_penalty);
+    case OPT_FREQUENCY:
+        return parse_float("--frequency-penalty", optarg, -2.0, false, 2.0, &o->frequency_penalty);
     case OPT_SEED: {
         char *end;
+        errno = 0;
         o->seed = strtoull(optarg, &end, 10);
         o->seed_set = true;
-        if (*end || end == optarg) {
+        if (*end || end == optarg || errno == ERANGE || optarg[0] == '-') {
             fprintf(stderr, "qwen3vk: invalid --seed \"%s\": expected an unsigned integer\n", optarg);
             return 0;
         }
         return 1;
     }
     case OPT_STOP:
+        if (optarg[0] == '\0') {
+            fprintf(stderr, "qwen3vk: --stop needs a non-empty text\n");
+            return 0;
+        }
         if (o->n_stop == CLI_MAX_STOP_STRINGS) {
             fprintf(stderr, "qwen3vk: at most %d --stop strings\n", CLI_MAX_STOP_STRINGS);
             return 0;
@@ -242,14 +257,21 @@ int cli_options_parse(int argc, char **argv, cli_options *o)
     o->repetition_penalty = NAN;
     o->thinking = -1;
     o->think_budget = -1;
+    o->session.device_index = -1;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:n:h", long_options, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:n:h", long_options, NULL)) != -1) {
         if (c == 'h') {
-            cli_print_usage(o->command);
+            cli_print_usage(stdout);
             return 1;
         }
-        if (c == '?' || !parse_option(c, o))
+        if (c == '?' || c == ':') {
+            fprintf(stderr, "qwen3vk %s: %s option %s; run qwen3vk --help for the options\n",
+                    o->command, c == ':' ? "missing the value of" : "unknown", argv[optind - 1]);
+            return 2;
+        }
+        if (!parse_option(c, o))
             return 2;
     }
     if (optind < argc)
@@ -289,16 +311,15 @@ static void draw_progress(float fraction, void *user_data)
         fprintf(stderr, "\n");
 }
 
-qvk_model *cli_load_model(const cli_options *options)
+qvk_model *cli_load_model(const cli_options *options, bool read_weights)
 {
     double start = cli_seconds_now();
-    qvk_model_options model_options = { .progress = draw_progress, .progress_user_data = &start };
+    qvk_model_options model_options = { 0 };
     qvk_model *model;
 
-    if (!options->model_dir) {
-        fprintf(stderr, "qwen3vk %s: missing -m MODEL_DIR (a Hugging Face model folder)\n",
-                options->command);
-        return NULL;
+    if (read_weights) {
+        model_options.progress = draw_progress;
+        model_options.progress_user_data = &start;
     }
     if (qvk_model_load(options->model_dir, &model_options, &model) != QVK_OK) {
         fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());

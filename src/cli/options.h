@@ -3,6 +3,7 @@
 #define QWEN3VK_CLI_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "qwen3vk.h"
@@ -43,9 +44,10 @@ typedef struct cli_options {
  * printed), 1 when help was printed. */
 int cli_options_parse(int argc, char **argv, cli_options *options);
 void cli_options_free(cli_options *options);
-void cli_print_usage(const char *command);
+void cli_print_usage(FILE *stream);
 
-/* Load the model named by -m, printing the error on failure. */
-qvk_model *cli_load_model(const cli_options *options);
+/* Load the model named by -m, printing the error on failure. read_weights reads the weights
+ * in now, with a progress bar, for commands that run the model. */
+qvk_model *cli_load_model(const cli_options *options, bool read_weights);
 
 #endif

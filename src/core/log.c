@@ -27,6 +27,9 @@ static int effective_level(void)
         const char *env = getenv("QWEN3VK_LOG");
         int level = env ? qvk_log_level_parse(env) : -1;
         current_level = level >= 0 ? level : QVK_LOG_INFO;
+        if (env && level < 0)
+            qvk_log(QVK_LOG_WARN, "invalid QWEN3VK_LOG \"%s\": expected debug, info, warn, error or "
+                    "off; using info", env);
     }
     return current_level;
 }

@@ -1,13 +1,13 @@
-/* Workers wait for a new generation number, run the task, and count themselves done; the caller
+/* Workers wait for a new generation number, run the task, and count themselves done. The caller
  * runs its share as thread 0 and then waits for the count to reach zero.
  *
  * Both sides first poll the atomic counters for up to SPIN_SECONDS and only then block on the
  * condition variables. Ops that follow each other directly (the q, k and v projections, gate and
  * up) then pass from one to the next without a kernel round trip. The spin is kept short on
- * purpose: a thread that polls for long uses up its share of the CPU, so when another process
- * competes for the core the scheduler runs that process first and the next task waits for a
- * whole time slice (measured: 0.4 ms k_proj calls became 4 ms with 2 ms of polling on a 2-core
- * machine running one other busy process). A thread woken from a sleep runs promptly instead.
+ * purpose. A thread that polls for long uses up its share of the CPU. When another process
+ * competes for the core, the scheduler then runs that process first, and the next task waits
+ * for a whole time slice. With 2 ms of polling, 0.4 ms k_proj calls took 4 ms on a 2-core machine
+ * running one other busy process. A thread woken from a sleep runs promptly instead.
  * The mutex makes blocking safe: the generation is published and the pending count is checked
  * under it, so a wake-up is never lost. */
 #include "core/threadpool.h"

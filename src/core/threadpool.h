@@ -20,9 +20,10 @@ int32_t qvk_threadpool_size(const qvk_threadpool *pool);
  * A NULL pool runs the task on the calling thread alone. */
 void qvk_threadpool_run(qvk_threadpool *pool, qvk_task_fn task, void *context);
 
-/* A buffer of at least size bytes, 64-byte aligned, that belongs to thread thread_index of pool:
- * only that thread may use it, during a task, and it is kept (growing when a larger size is
- * requested) until the pool is destroyed. Returns NULL for a NULL pool or when out of memory. */
+/* A buffer of at least size bytes, 64-byte aligned, that belongs to thread thread_index of pool.
+ * Only that thread may use it, and only during a task. The buffer is kept until the pool is
+ * destroyed and grows when a larger size is requested. Returns NULL for a NULL pool or when out
+ * of memory. */
 void *qvk_threadpool_scratch(qvk_threadpool *pool, int32_t thread_index, size_t size);
 
 /* The range [*begin, *end) of n items that thread_index of n_threads handles. */

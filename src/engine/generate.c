@@ -300,8 +300,10 @@ static qvk_status close_reasoning(qvk_session *session, generation_state *state,
     n_fit = (size_t)(state->options->max_tokens - out->n_completion_tokens);
     if (n_ids > n_fit)
         n_ids = n_fit;
-    if ((size_t)(qvk_session_context_size(session) - qvk_session_position(session)) < n_ids)
-        n_ids = 0;
+    if ((size_t)(qvk_session_context_size(session) - qvk_session_position(session)) < n_ids) {
+        free(ids);
+        return QVK_ERR_CONTEXT_FULL; /* the caller ends the generation; no message needed */
+    }
     for (size_t i = 0; i < n_ids && status == QVK_OK; i++)
         status = accept_token(state, ids[i], out);
     if (status == QVK_OK && n_ids > 0)
@@ -320,7 +322,20 @@ static qvk_status decode_loop(qvk_session *session, generation_state *state, qvk
 
     out->finish_reason = "length";
     while (out->n_completion_tokens < options->max_tokens) {
-        int32_t token = qvk_sampler_sample(sampler, logits);
+        int32_t token;
+
+        if (options->reasoning_budget >= 0 && state->n_reasoning_tokens >= options->reasoning_budget &&
+            state->reasoning.state == QVK_REASONING_STATE_REASONING) {
+            status = close_reasoning(session, state, &logits, out);
+            if (status == QVK_ERR_CONTEXT_FULL) {
+                out->finish_reason = "context_full";
+                return QVK_OK;
+            }
+            if (status != QVK_OK)
+                return status;
+            continue;
+        }
+        token = qvk_sampler_sample(sampler, logits);
 
         if (token < 0)
             return QVK_ERR_DEVICE; /* every logit was NaN or -inf; the sampler set the message */
@@ -343,10 +358,6 @@ static qvk_status decode_loop(qvk_session *session, generation_state *state, qvk
             break;
         }
         if ((status = qvk_session_eval(session, &token, 1, false, &logits)) != QVK_OK)
-            return status;
-        if (options->reasoning_budget >= 0 && state->n_reasoning_tokens >= options->reasoning_budget &&
-            state->reasoning.state == QVK_REASONING_STATE_REASONING &&
-            (status = close_reasoning(session, state, &logits, out)) != QVK_OK)
             return status;
     }
     return status;

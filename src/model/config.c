@@ -145,7 +145,10 @@ static qvk_status parse_config(const char *path, const cJSON *json, qvk_model_co
     if (config->head_dim % 2 != 0)
         return qvk_error(QVK_ERR_FORMAT, "%s: head_dim %d must be even for RoPE", path, config->head_dim);
     if (config->rms_norm_eps <= 0 || config->rope_theta <= 1)
-        return qvk_error(QVK_ERR_FORMAT, "%s: rms_norm_eps must be > 0 and rope_theta > 1", path);
+        return qvk_error(QVK_ERR_FORMAT, "%s: %s is %g; it must be %s", path,
+                         config->rms_norm_eps <= 0 ? "rms_norm_eps" : "rope_theta",
+                         config->rms_norm_eps <= 0 ? config->rms_norm_eps : config->rope_theta,
+                         config->rms_norm_eps <= 0 ? "above 0" : "above 1");
     return QVK_OK;
 }
 
@@ -206,6 +209,24 @@ static qvk_status read_special_ids(const char *path, const cJSON *json, qvk_mode
 }
 
 /* generation_config.json: stop ids and sampling defaults. Unknown keys are harmless here. */
+/* The sampler would reject these later, after the whole load; name the file now. */
+static qvk_status check_sampling_defaults(const char *path, const qvk_model_config *config)
+{
+    if (config->temperature < 0)
+        return qvk_error(QVK_ERR_FORMAT, "%s: temperature is %g; it must be 0 (greedy) or more",
+                         path, config->temperature);
+    if (!(config->top_p > 0 && config->top_p <= 1))
+        return qvk_error(QVK_ERR_FORMAT, "%s: top_p is %g; it must be above 0 and at most 1",
+                         path, config->top_p);
+    if (!(config->min_p >= 0 && config->min_p <= 1))
+        return qvk_error(QVK_ERR_FORMAT, "%s: min_p is %g; it must be from 0 to 1", path,
+                         config->min_p);
+    if (!(config->repetition_penalty > 0))
+        return qvk_error(QVK_ERR_FORMAT, "%s: repetition_penalty is %g; it must be above 0 "
+                         "(1 turns it off)", path, config->repetition_penalty);
+    return QVK_OK;
+}
+
 static qvk_status parse_generation_config(const char *path, const cJSON *json,
                                           qvk_model_config *config)
 {
@@ -231,7 +252,7 @@ static qvk_status parse_generation_config(const char *path, const cJSON *json,
     }
     if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(json, "do_sample")))
         config->temperature = 0.0f;
-    return QVK_OK;
+    return check_sampling_defaults(path, config);
 }
 
 static qvk_status load_json(const char *path, cJSON **json)

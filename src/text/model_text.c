@@ -7,6 +7,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "model/model.h"
+#include "text/chat_request.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -75,12 +76,14 @@ qvk_status qvk_chat_render(const qvk_model *model, const char *request_json, cha
     if (!model->chat_template)
         return qvk_error(QVK_ERR_INVALID_ARGUMENT, "%s has no chat template (tokenizer_config.json "
                          "with chat_template); pass one with --template FILE", model->dir);
-    request = cJSON_Parse(request_json);
+    request = cJSON_ParseWithOpts(request_json, NULL, true);
     if (!cJSON_IsObject(request)) {
         cJSON_Delete(request);
         return qvk_error(QVK_ERR_INVALID_ARGUMENT, "the chat request is not a valid JSON object");
     }
-    status = qvk_chat_template_render(model->chat_template, request, prompt);
+    status = qvk_chat_request_normalize(request);
+    if (status == QVK_OK)
+        status = qvk_chat_template_render(model->chat_template, request, prompt);
     cJSON_Delete(request);
     return status;
 }
