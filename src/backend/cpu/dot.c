@@ -1,6 +1,6 @@
 /* Dot products of float32 activations with weight rows, and the widening of weight rows to
  * float32, with the SIMD width picked at run time: AVX2+FMA(+F16C) on x86-64 when the CPU has it,
- * NEON on arm64, portable C otherwise. All sums are float32; the vector paths keep 8 to 32
+ * NEON on arm64, portable C otherwise. All sums are float32, and the vector paths keep 8 to 32
  * partial sums and add them at the end. Defining QWEN3VK_CPU_PORTABLE at build time forces the
  * portable code, and QWEN3VK_CPU_NO_AVX512 the AVX2 code, to test them on a machine with more. */
 #include <stdatomic.h>
@@ -122,7 +122,7 @@ AVX2_TARGET static float dot_f32_avx2(const float *x, const float *w, int64_t n)
     return sum + dot_f32_portable(x + i, w + i, n - i);
 }
 
-/* Eight weights widened to float32, by dtype; used with a constant dtype, so each caller below
+/* Eight weights of type dtype widened to float32. Every caller passes a constant dtype, so each
  * compiles to straight-line code for one format. */
 AVX2_TARGET static inline __m256 load_weights8(const void *w, int64_t i, qvk_dtype dtype)
 {
@@ -195,7 +195,7 @@ AVX2_TARGET static void widen_avx2(const uint16_t *in, int64_t n, qvk_dtype dtyp
         out[i] = weight_at(in, i, dtype);
 }
 
-/* The feature checks run once; threads that race to the first call store the same value, and the
+/* The feature checks run once. Threads that race to the first call store the same value, and the
  * atomics make that race well defined. */
 static int has_avx2(void)
 {

@@ -86,9 +86,9 @@ typedef struct attention_task {
     float *out;
 } attention_task;
 
-/* One (token, head) pair in a single pass over the visible cache rows. The softmax is computed
- * online: whenever a larger score appears, the running sum of exp(score - max) and the weighted
- * sum of values are both scaled by exp(old max - new max), so no buffer of scores is needed and
+/* One (token, head) pair in a single pass over the visible cache rows, with the softmax computed
+ * online. Whenever a larger score appears, the running sum of exp(score - max) and the weighted
+ * sum of values are both scaled by exp(old max - new max). So no buffer of scores is needed, and
  * the result equals softmax(scores) · V up to float rounding. */
 static void attend(const attention_task *task, int32_t t, int32_t h)
 {

@@ -31,10 +31,10 @@
 #define GEMM_MIN_ROWS 8
 /* Outputs that a thread claims at a time in the decode shape. Claiming small chunks from a shared
  * counter, rather than a fixed half each, keeps both threads busy to the end when one of them
- * loses its core to another process for a while; 64 rows of weights (320 KiB at 2560 bf16
- * inputs) make the claim's cost negligible. */
+ * loses its core to another process for a while. A chunk is 320 KiB of weights at 2560 bf16
+ * inputs, so the cost of the claim is negligible. */
 #define DECODE_CHUNK 64
-/* Token rows per chunk and inputs per block, at most: the transposed activations (up to
+/* Token rows per chunk and inputs per block, at most. The transposed activations (up to
  * CHUNK_ROWS × BLOCK_K floats, 512 KiB) and a widened weight panel (tile.cols × BLOCK_K floats,
  * up to 96 KiB) stay in L2 while every panel of the thread's outputs passes over them. Blocks of
  * 2048 inputs ran 5-10% faster than blocks of 512 or 1024 with AVX-512 on a Xeon (64 rows,
@@ -55,7 +55,7 @@ typedef struct gemm_kernel {
 #define PORTABLE_ROWS 16
 #define PORTABLE_COLS 6
 
-/* Plain C; compilers vectorize the loop over rows (NEON, SSE2). */
+/* Plain C, written so that compilers vectorize the loop over rows (NEON, SSE2). */
 static void gemm_tile_portable(const float *xt, const float *w, int64_t w_stride, int64_t k,
                                float *tile)
 {
@@ -226,9 +226,9 @@ static const float *weight_panel(const qvk_tensor *w, int64_t o, int32_t n_cols,
     return panel;
 }
 
-/* Ask for the weights of the next panel (rows o .. o + n_cols - 1, inputs k0 .. k0 + k - 1) to be
- * brought into L2 while the current panel is computed; rows are 1-20 KiB apart, a pattern the
- * hardware prefetchers do not follow from one panel to the next. */
+/* Prefetch into L2 the weights of the next panel (rows o .. o + n_cols - 1, inputs k0 .. k0 + k - 1)
+ * while the current panel is computed. The hardware prefetchers do not follow the jump from one
+ * panel to the next, because its rows are 1-20 KiB apart. */
 static void prefetch_panel(const qvk_tensor *w, int64_t o, int32_t n_cols, int64_t k0, int64_t k)
 {
 #ifdef QVK_X86_KERNELS
@@ -327,8 +327,8 @@ static void matmul_run(void *context, int32_t thread_index, int32_t n_threads)
         }
     }
 
-    /* The blocked shape gives each thread whole panels, so that the activations are transposed
-     * once per thread; only the last panel of the matrix can be partial. */
+    /* The blocked shape gives each thread a fixed range of whole panels, so that each thread
+     * transposes the activations once. Only the last panel of the matrix can be partial. */
     qvk_split_range((n_out + cols - 1) / cols, thread_index, n_threads, &begin, &end);
     begin *= cols;
     end = end * cols < n_out ? end * cols : n_out;
