@@ -188,6 +188,9 @@ typedef struct qvk_generate_options {
     /* At most this many tokens of reasoning, then "\n</think>\n\n" is inserted and the answer
      * follows; negative for no limit. */
     int32_t reasoning_budget;
+    /* Called as the prompt is evaluated, with the fraction done, when the prompt is long. */
+    qvk_progress_callback prompt_progress;
+    void *prompt_progress_user_data;
 } qvk_generate_options;
 
 /* The model's defaults: sampling from generation_config.json, 512 tokens, no stop strings,

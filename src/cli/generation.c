@@ -153,8 +153,11 @@ int cli_generate_reply(qvk_session *session, qvk_model *model, const cJSON *requ
     size_t n_ids = 0;
     stream_printer printer = { .terminal = isatty(STDOUT_FILENO) };
     qvk_generate_options g = cli_generate_options(model, options, thinking);
+    cli_progress progress = { "prompt", cli_seconds_now() };
     qvk_status status;
 
+    g.prompt_progress = cli_draw_progress;
+    g.prompt_progress_user_data = &progress;
     status = qvk_chat_render(model, request_text, &prompt);
     if (status == QVK_OK && prompt[0] == '\0') {
         fprintf(stderr, "qwen3vk: error: the chat template rendered an empty prompt; check the "

@@ -290,36 +290,37 @@ void cli_options_free(cli_options *options)
     options->tokens = NULL;
 }
 
-static double cli_seconds_now(void)
+double cli_seconds_now(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
 }
 
-/* A bar on stderr, drawn only on a terminal and only for loads that take a while. */
-static void draw_progress(float fraction, void *user_data)
+/* A bar on stderr, drawn only on a terminal and only for work that takes a while. */
+void cli_draw_progress(float fraction, void *user_data)
 {
-    double *start = user_data;
+    cli_progress *progress = user_data;
     int width = 40, filled = (int)(fraction * (float)width);
 
-    if (!isatty(STDERR_FILENO) || cli_seconds_now() - *start < 0.5)
+    if (!isatty(STDERR_FILENO) || cli_seconds_now() - progress->start < 0.5)
         return;
-    fprintf(stderr, "\rloading [%.*s%*s] %3d%%", filled, "########################################",
-            width - filled, "", (int)(fraction * 100.0f));
+    fprintf(stderr, "\r%-8s [%.*s%*s] %3d%%", progress->label, filled,
+            "########################################", width - filled, "",
+            (int)(fraction * 100.0f));
     if (fraction >= 1.0f)
         fprintf(stderr, "\n");
 }
 
 qvk_model *cli_load_model(const cli_options *options, bool read_weights)
 {
-    double start = cli_seconds_now();
+    cli_progress progress = { "loading", cli_seconds_now() };
     qvk_model_options model_options = { 0 };
     qvk_model *model;
 
     if (read_weights) {
-        model_options.progress = draw_progress;
-        model_options.progress_user_data = &start;
+        model_options.progress = cli_draw_progress;
+        model_options.progress_user_data = &progress;
     }
     if (qvk_model_load(options->model_dir, &model_options, &model) != QVK_OK) {
         fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());

@@ -46,6 +46,16 @@ int cli_options_parse(int argc, char **argv, cli_options *options);
 void cli_options_free(cli_options *options);
 void cli_print_usage(FILE *stream);
 
+/* The state of a progress bar: its label and when the work started. */
+typedef struct cli_progress {
+    const char *label;
+    double start;
+} cli_progress;
+
+/* Draw a progress bar on stderr (a qvk_progress_callback taking a cli_progress). */
+void cli_draw_progress(float fraction, void *user_data);
+double cli_seconds_now(void);
+
 /* Load the model named by -m, printing the error on failure. read_weights reads the weights
  * in now, with a progress bar, for commands that run the model. */
 qvk_model *cli_load_model(const cli_options *options, bool read_weights);

@@ -226,10 +226,14 @@ static qvk_status append_text(const qvk_model *model, const char *text, const in
     return QVK_OK;
 }
 
+/* Tokens per progress report while a long prompt is evaluated. */
+#define PROMPT_PROGRESS_CHUNK 256
+
 /* Evaluate the part of the prompt that is not in the KV cache yet. At least the last prompt
  * token is always evaluated, because its logits choose the first generated token. */
-static qvk_status eval_prompt(qvk_session *session, const int32_t *prompt, int32_t n_prompt,
-                              const float **logits, int32_t *n_cached)
+static qvk_status eval_prompt(qvk_session *session, const qvk_generate_options *options,
+                              const int32_t *prompt, int32_t n_prompt, const float **logits,
+                              int32_t *n_cached)
 {
     const int32_t *cached = qvk_session_tokens(session);
     int32_t n_common = 0, position = qvk_session_position(session);
@@ -242,7 +246,18 @@ static qvk_status eval_prompt(qvk_session *session, const int32_t *prompt, int32
         n_common++;
     qvk_session_truncate(session, n_common);
     *n_cached = n_common;
-    return qvk_session_eval(session, prompt + n_common, n_prompt - n_common, false, logits);
+    if (!options->prompt_progress || n_prompt - n_common <= 2 * PROMPT_PROGRESS_CHUNK)
+        return qvk_session_eval(session, prompt + n_common, n_prompt - n_common, false, logits);
+    for (int32_t done = n_common; done < n_prompt;) {
+        int32_t n = n_prompt - done < PROMPT_PROGRESS_CHUNK ? n_prompt - done : PROMPT_PROGRESS_CHUNK;
+        qvk_status status = qvk_session_eval(session, prompt + done, n, false, logits);
+        if (status != QVK_OK)
+            return status;
+        done += n;
+        options->prompt_progress((float)(done - n_common) / (float)(n_prompt - n_common),
+                                 options->prompt_progress_user_data);
+    }
+    return QVK_OK;
 }
 
 static void state_free(generation_state *state)
@@ -408,7 +423,7 @@ qvk_status qvk_generate(qvk_session *session, const int32_t *prompt, int32_t n_p
     qvk_reasoning_parser_init(&state.reasoning, prompt_opens_reasoning(model, prompt, n_prompt));
 
     out->n_prompt_tokens = n_prompt;
-    status = eval_prompt(session, prompt, n_prompt, &logits, &out->n_cached_tokens);
+    status = eval_prompt(session, options, prompt, n_prompt, &logits, &out->n_cached_tokens);
     out->prompt_seconds = qvk_time_seconds() - start;
     start = qvk_time_seconds();
     if (status == QVK_OK && options->max_tokens > 0)
