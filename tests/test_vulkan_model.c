@@ -99,7 +99,7 @@ static void logits_match_cpu(void)
 static void logits_match_cpu_small_batches(void)
 {
     compare_with_cpu(4, 0); /* rows 4 take matvec, the 3-row tail too */
-    compare_with_cpu(6, 0); /* 6-row steps take the tiled matmul */
+    compare_with_cpu(6, 0); /* 6-row steps take the matmul kernel */
 }
 
 /* 1 MiB bindings split the 151936 × 64 bf16 embedding (19 MiB) into 20 chunks and the logits
@@ -116,6 +116,15 @@ static void logits_match_cpu_staged_weights(void)
     vulkan_options.staged_weights = true;
     vulkan_options.reduction_matvec = true;
     compare_with_cpu(4, 0);
+    vulkan_options = (qvk_vk_context_options){ .device_index = -1 };
+}
+
+/* CPU devices without texel buffers compute a matvec row per invocation and prompts with the
+ * tiled matmul; lavapipe can run that layout too. */
+static void logits_match_cpu_row_layout(void)
+{
+    vulkan_options.row_matvec = true;
+    compare_with_cpu(6, 0);
     vulkan_options = (qvk_vk_context_options){ .device_index = -1 };
 }
 
@@ -203,6 +212,7 @@ int main(void)
     RUN_TEST(logits_match_cpu_small_batches);
     RUN_TEST(logits_match_cpu_split_bindings);
     RUN_TEST(logits_match_cpu_staged_weights);
+    RUN_TEST(logits_match_cpu_row_layout);
     RUN_TEST(decode_step_counts);
     RUN_TEST(step_errors);
     if (getenv("QWEN3VK_BIN"))

@@ -8,16 +8,21 @@
 
 static const qvk_dtype all_dtypes[] = { QVK_DTYPE_F32, QVK_DTYPE_F16, QVK_DTYPE_BF16 };
 
-/* The kernel variants to test: the device's own choice, then the GPU layout of matvec with
- * subgroup reductions and with shared-memory reductions (lavapipe supports both). */
+/* The kernel variants to test: the device's own choice; the same with every weight copied
+ * (the device's choice imports weights where the device can and the address allows); on CPU
+ * devices the row layout of matvec; then the GPU layout of matvec with subgroup reductions and
+ * with shared-memory reductions (lavapipe supports all of them). */
 typedef enum variant {
     VARIANT_DEVICE,
+    VARIANT_COPIED,
+    VARIANT_ROW,
     VARIANT_SUBGROUP,
     VARIANT_SHARED,
     VARIANT_COUNT
 } variant;
 
-static const char *const variant_names[VARIANT_COUNT] = { "device", "subgroup", "shared" };
+static const char *const variant_names[VARIANT_COUNT] = { "device", "copied", "row", "subgroup",
+                                                          "shared" };
 
 static qvk_backend *backend_open(const qvk_graph *graph, int32_t n_ctx, int32_t n_batch,
                                  variant kernels, uint64_t max_binding)
@@ -26,7 +31,9 @@ static qvk_backend *backend_open(const qvk_graph *graph, int32_t n_ctx, int32_t 
     qvk_vk_context_options options = {
         .device_index = -1,
         .no_subgroups = kernels == VARIANT_SHARED,
-        .reduction_matvec = kernels != VARIANT_DEVICE,
+        .reduction_matvec = kernels >= VARIANT_SUBGROUP,
+        .row_matvec = kernels == VARIANT_ROW,
+        .no_host_import = kernels == VARIANT_COPIED,
         .max_binding = max_binding,
     };
     qvk_backend *backend = NULL;
@@ -113,9 +120,13 @@ static void check_matmul(qvk_dtype dtype, int32_t k, int32_t m, int32_t rows, bo
     free(tokens);
 }
 
-/* Rows 1 and 3 take matvec.comp (in each variant), 7 and 33 the tiled matmul.comp; k = 64 and
- * 2560 take the vector loads, 100 takes them for f32 only (100 is a multiple of 4, not of 8),
- * 7 never. m = 33 and 5 leave partial row groups and workgroups. */
+/* Rows 1 and 3 take the matvec kernel, 7 and 33 the matmul kernel: on lavapipe the device and
+ * copied variants run matvec_texel.comp (decode, then token lanes of 16 tokens per
+ * workgroup), the row variant matvec.comp's row layout and matmul.comp, the others
+ * matvec.comp's reduction layouts and matmul.comp. k = 64 and 2560 take the vector loads
+ * (texels), 100 takes them for f32 only (100 is a multiple of 4, not of 8), 7 never. m = 33, 5
+ * and 40 leave partial row groups (16 rows per texel subgroup and per token-lane workgroup) and
+ * workgroups, and 7 and 33 rows partial token-lane workgroups. */
 static void test_matmul_sizes(void)
 {
     static const int32_t shapes[][2] = { { 64, 64 }, { 100, 33 }, { 7, 5 }, { 2560, 40 } };
@@ -123,7 +134,7 @@ static void test_matmul_sizes(void)
     for (size_t d = 0; d < 3; d++)
         for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
             for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++)
-                for (int v = 0; v < (rows[r] <= QVK_VK_MATVEC_MAX_ROWS ? VARIANT_COUNT : 1); v++)
+                for (int v = 0; v < VARIANT_COUNT; v++)
                     check_matmul(all_dtypes[d], shapes[s][0], shapes[s][1], rows[r], false,
                                  (variant)v, 0);
 }
@@ -135,6 +146,8 @@ static void test_matmul_accumulate(void)
         check_matmul(QVK_DTYPE_F32, 64, 48, 2, true, (variant)v, 0);
     }
     check_matmul(QVK_DTYPE_BF16, 100, 48, 9, true, VARIANT_DEVICE, 0);
+    check_matmul(QVK_DTYPE_BF16, 64, 48, 20, true, VARIANT_DEVICE, 0);
+    check_matmul(QVK_DTYPE_F16, 64, 48, 20, true, VARIANT_COPIED, 0);
 }
 
 /* 4096-byte bindings split the 100 × 64 bf16 weight (128-byte rows) into 4 chunks of 32 rows. */
@@ -143,6 +156,7 @@ static void test_matmul_split_weight(void)
     check_matmul(QVK_DTYPE_BF16, 64, 100, 1, false, VARIANT_DEVICE, 4096);
     check_matmul(QVK_DTYPE_BF16, 64, 100, 3, true, VARIANT_SUBGROUP, 4096);
     check_matmul(QVK_DTYPE_F32, 64, 100, 5, false, VARIANT_DEVICE, 4096);
+    check_matmul(QVK_DTYPE_BF16, 64, 100, 9, false, VARIANT_COPIED, 4096);
 }
 
 /* ---- rmsnorm --------------------------------------------------------------------------------- */

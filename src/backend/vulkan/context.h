@@ -49,7 +49,22 @@ typedef struct qvk_vk_device_info {
     uint64_t max_allocation_size;  /* maxMemoryAllocationSize */
     uint64_t max_buffer_size;      /* maxBufferSize, or maxAllocationSize before Vulkan 1.3 */
     uint64_t device_local_bytes;   /* the largest DEVICE_LOCAL heap */
+
+    /* R32G32B32A32_UINT and _SFLOAT support uniform texel buffers
+     * (VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT in bufferFeatures): the texel layout of
+     * matvec can read weights and inputs through them. */
+    bool texel_buffers;
+    /* VK_EXT_external_memory_host: host memory can be imported as device memory. */
+    bool host_import;
+    uint64_t host_import_alignment; /* minImportedHostPointerAlignment */
 } qvk_vk_device_info;
+
+/* How matvec.comp and matmul.comp are laid out on this device. */
+typedef enum qvk_vk_matvec_layout {
+    QVK_VK_MATVEC_REDUCTION, /* GPUs: workgroups reduce rows (matvec.comp), tiled matmul.comp */
+    QVK_VK_MATVEC_ROW,       /* CPU devices without texel buffers: a row per invocation */
+    QVK_VK_MATVEC_TEXEL,     /* CPU devices: matvec_texel.comp for decode and prompts */
+} qvk_vk_matvec_layout;
 
 typedef struct qvk_vk_context {
     VkInstance instance;
@@ -63,11 +78,14 @@ typedef struct qvk_vk_context {
     uint64_t max_binding;
     /* Reductions use subgroup operations (else shared memory). */
     bool use_subgroups;
-    /* matvec.comp computes one output row per invocation (CPU devices) instead of reducing
-     * each row across a workgroup (GPUs). */
-    bool matvec_per_row;
+    /* The matvec and matmul kernels' layout (see qvk_vk_matvec_layout). */
+    qvk_vk_matvec_layout matvec_layout;
     /* Weights go through a staging buffer even where device memory is host-visible. */
     bool staged_weights;
+    /* Weight matrices are imported from host memory (VK_EXT_external_memory_host enabled)
+     * where their addresses allow it, instead of being copied. */
+    bool host_import;
+    PFN_vkGetMemoryHostPointerPropertiesEXT get_host_pointer_properties;
     /* Set once the device reports VK_ERROR_DEVICE_LOST; every later call fails. */
     bool lost;
 } qvk_vk_context;
@@ -78,6 +96,8 @@ typedef struct qvk_vk_context_options {
     bool reject_cpu_devices;   /* fail when the automatic choice is a CPU-type device */
     bool no_subgroups;         /* use the shared-memory reduction variants */
     bool reduction_matvec;     /* use the GPU layout of matvec.comp on a CPU device too */
+    bool row_matvec;           /* use the row layout, not the texel layout, on a CPU device */
+    bool no_host_import;       /* copy weights even where they could be imported */
     bool staged_weights;       /* upload weights through staging, as on a discrete GPU */
     uint64_t max_binding;      /* 0: maxStorageBufferRange (and QWEN3VK_VULKAN_MAX_BINDING) */
 } qvk_vk_context_options;

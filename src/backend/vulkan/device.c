@@ -66,6 +66,8 @@ static void query_features2(qvk_vk_device_info *info)
     bool size_control = v13 || device_extension_available(physical, "VK_EXT_subgroup_size_control");
     bool driver_props = v12 || device_extension_available(physical, "VK_KHR_driver_properties");
     bool maintenance4 = v13 || device_extension_available(physical, "VK_KHR_maintenance4");
+    bool host_import = device_extension_available(physical,
+                                                  VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
 
     VkPhysicalDevice16BitStorageFeatures storage16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES };
@@ -85,6 +87,8 @@ static void query_features2(qvk_vk_device_info *info)
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES };
     VkPhysicalDeviceSubgroupSizeControlProperties size_props = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES };
+    VkPhysicalDeviceExternalMemoryHostPropertiesEXT import_props = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT };
     VkPhysicalDeviceProperties2 properties = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2 };
 
@@ -113,6 +117,10 @@ static void query_features2(qvk_vk_device_info *info)
         size_props.pNext = properties.pNext;
         properties.pNext = &size_props;
     }
+    if (host_import) {
+        import_props.pNext = properties.pNext;
+        properties.pNext = &import_props;
+    }
     vkGetPhysicalDeviceProperties2(info->physical, &properties);
 
     info->storage_16bit = storage16.storageBuffer16BitAccess;
@@ -128,6 +136,8 @@ static void query_features2(qvk_vk_device_info *info)
     info->max_allocation_size = maintenance3.maxMemoryAllocationSize;
     info->max_buffer_size = maintenance4 ? maintenance4_props.maxBufferSize
                                          : maintenance3.maxMemoryAllocationSize;
+    info->host_import = host_import && import_props.minImportedHostPointerAlignment > 0;
+    info->host_import_alignment = import_props.minImportedHostPointerAlignment;
     if (driver_props) {
         memcpy(info->driver_name, driver.driverName, sizeof(info->driver_name));
         memcpy(info->driver_info, driver.driverInfo, sizeof(info->driver_info));
@@ -136,6 +146,8 @@ static void query_features2(qvk_vk_device_info *info)
 
 static void query_device(VkPhysicalDevice physical, uint32_t index, qvk_vk_device_info *info)
 {
+    VkFormatProperties weight_format, input_format;
+
     memset(info, 0, sizeof(*info));
     info->physical = physical;
     info->index = index;
@@ -149,6 +161,10 @@ static void query_device(VkPhysicalDevice physical, uint32_t index, qvk_vk_devic
             info->device_local_bytes = heap->size;
     }
     info->portability_subset = device_extension_available(physical, "VK_KHR_portability_subset");
+    vkGetPhysicalDeviceFormatProperties(physical, VK_FORMAT_R32G32B32A32_UINT, &weight_format);
+    vkGetPhysicalDeviceFormatProperties(physical, VK_FORMAT_R32G32B32A32_SFLOAT, &input_format);
+    info->texel_buffers = (weight_format.bufferFeatures & input_format.bufferFeatures &
+                           VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
     if (info->properties.apiVersion >= VK_API_VERSION_1_1)
         query_features2(info);
     query_queue_family(info);
@@ -285,8 +301,9 @@ static qvk_status choose_device(VkInstance instance, const qvk_vk_context_option
         if ((uint32_t)device_index >= count) {
             free(infos);
             return qvk_error(QVK_ERR_INVALID_ARGUMENT, "Vulkan device index %d is out of range: "
-                             "there are %u devices (0 .. %u); `qwen3vk devices` lists them",
-                             device_index, count, count - 1);
+                             "there %s %u device%s (0 .. %u); `qwen3vk devices` lists them",
+                             device_index, count == 1 ? "is" : "are", count, count == 1 ? "" : "s",
+                             count - 1);
         }
         chosen = device_index;
         if (!device_usable(&infos[chosen])) {
@@ -321,7 +338,8 @@ static qvk_status device_create(qvk_vk_context *context)
 {
     const qvk_vk_device_info *info = &context->info;
     float priority = 1.0f;
-    const char *extensions[1];
+    const char *extensions[2];
+    uint32_t n_extensions = 0;
     VkDeviceQueueCreateInfo queue = { .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO };
     VkDeviceCreateInfo create = { .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO };
     VkCommandPoolCreateInfo pool = { .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO };
@@ -332,19 +350,26 @@ static qvk_status device_create(qvk_vk_context *context)
     queue.pQueuePriorities = &priority;
     create.queueCreateInfoCount = 1;
     create.pQueueCreateInfos = &queue;
-    /* The shaders read 16-bit weights as 32-bit words and use no optional feature, so the
-     * only extension is the one a portability driver (MoltenVK) requires. */
-    if (info->portability_subset) {
-        extensions[0] = "VK_KHR_portability_subset";
-        create.enabledExtensionCount = 1;
-        create.ppEnabledExtensionNames = extensions;
-    }
+    /* The shaders read 16-bit weights as 32-bit words and use no optional feature. The
+     * extensions are the one a portability driver (MoltenVK) requires and host memory import
+     * where the weights are imported. */
+    if (info->portability_subset)
+        extensions[n_extensions++] = "VK_KHR_portability_subset";
+    if (context->host_import)
+        extensions[n_extensions++] = VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME;
+    create.enabledExtensionCount = n_extensions;
+    create.ppEnabledExtensionNames = n_extensions ? extensions : NULL;
     result = vkCreateDevice(info->physical, &create, NULL, &context->device);
     if (result != VK_SUCCESS) {
         context->device = VK_NULL_HANDLE;
         return qvk_vk_check(context, result, "vkCreateDevice");
     }
     vkGetDeviceQueue(context->device, info->queue_family, 0, &context->queue);
+    if (context->host_import) {
+        context->get_host_pointer_properties = (PFN_vkGetMemoryHostPointerPropertiesEXT)
+            vkGetDeviceProcAddr(context->device, "vkGetMemoryHostPointerPropertiesEXT");
+        context->host_import = context->get_host_pointer_properties != NULL;
+    }
 
     pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pool.queueFamilyIndex = info->queue_family;
@@ -354,6 +379,36 @@ static qvk_status device_create(qvk_vk_context *context)
         return qvk_vk_check(context, result, "vkCreateCommandPool");
     }
     return QVK_OK;
+}
+
+/* The matvec layout: the reduction layout on GPUs; on CPU devices the texel layout where the
+ * device reads 16-byte texel buffers as large as a binding and has subgroup arithmetic
+ * (matvec_texel.comp's decode reduction), else one row per invocation. */
+static qvk_vk_matvec_layout matvec_layout_choose(const qvk_vk_context *context,
+                                                 const qvk_vk_context_options *options)
+{
+    const qvk_vk_device_info *info = &context->info;
+    const VkPhysicalDeviceLimits *limits = &info->properties.limits;
+    uint64_t texel_bytes = (uint64_t)limits->maxTexelBufferElements * 16u;
+
+    if (options->reduction_matvec || info->properties.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU)
+        return QVK_VK_MATVEC_REDUCTION;
+    if (options->row_matvec || options->no_subgroups || !info->texel_buffers ||
+        texel_bytes < context->max_binding || !qvk_vk_device_subgroups_usable(info) ||
+        info->subgroup_size > limits->maxComputeWorkGroupSize[0] ||
+        info->subgroup_size > limits->maxComputeWorkGroupInvocations)
+        return QVK_VK_MATVEC_ROW;
+    return QVK_VK_MATVEC_TEXEL;
+}
+
+static const char *matvec_layout_name(qvk_vk_matvec_layout layout)
+{
+    switch (layout) {
+    case QVK_VK_MATVEC_REDUCTION: return "workgroup-per-row";
+    case QVK_VK_MATVEC_ROW: return "row-per-invocation";
+    case QVK_VK_MATVEC_TEXEL: return "texel-buffer";
+    }
+    return "?";
 }
 
 qvk_status qvk_vk_context_create(const qvk_vk_context_options *options, qvk_vk_context **out)
@@ -372,6 +427,12 @@ qvk_status qvk_vk_context_create(const qvk_vk_context_options *options, qvk_vk_c
     status = choose_device(context->instance, options, &context->info);
     if (status == QVK_OK)
         status = binding_limit(&context->info, options->max_binding, &context->max_binding);
+    /* Only CPU devices import weights: their device memory is host memory anyway. A GPU would
+     * read imported pages over the bus or uncached.
+     * NOTE: importing on integrated GPUs might pay off too; it is untested. */
+    context->host_import = context->info.host_import && !options->no_host_import &&
+                           !options->staged_weights &&
+                           context->info.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     if (status == QVK_OK)
         status = device_create(context);
     if (status != QVK_OK) {
@@ -381,15 +442,15 @@ qvk_status qvk_vk_context_create(const qvk_vk_context_options *options, qvk_vk_c
     context->use_subgroups = !options->no_subgroups &&
                              qvk_vk_device_subgroups_usable(&context->info);
     context->staged_weights = options->staged_weights;
-    context->matvec_per_row = !options->reduction_matvec &&
-                              context->info.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    context->matvec_layout = matvec_layout_choose(context, options);
     qvk_log_info("vulkan: device %u: %s (%s, %s), %s reductions, %s matvec, binding limit "
-                 "%.1f MiB", context->info.index, context->info.properties.deviceName,
+                 "%.1f MiB%s", context->info.index, context->info.properties.deviceName,
                  qvk_vk_device_type_name(context->info.properties.deviceType),
                  context->info.driver_name[0] ? context->info.driver_name : "driver unknown",
                  context->use_subgroups ? "subgroup" : "shared-memory",
-                 context->matvec_per_row ? "row-per-invocation" : "workgroup-per-row",
-                 (double)context->max_binding / (1024.0 * 1024.0));
+                 matvec_layout_name(context->matvec_layout),
+                 (double)context->max_binding / (1024.0 * 1024.0),
+                 context->host_import ? ", weights imported from host memory" : "");
     *out = context;
     return QVK_OK;
 }

@@ -13,6 +13,7 @@
 
 static const char *kind_names[QVK_VK_MEMORY_KIND_COUNT] = {
     "device-local", "device-local host-visible", "host-visible upload", "host-visible readback",
+    "imported host",
 };
 
 static VkDeviceSize align_up(VkDeviceSize value, VkDeviceSize alignment)
@@ -71,11 +72,14 @@ void qvk_vk_allocator_init(qvk_vk_allocator *allocator, qvk_vk_context *context)
 
     memset(allocator, 0, sizeof(*allocator));
     allocator->context = context;
-    /* Offsets satisfy storage-buffer binding and non-coherent flush alignment, and 16 bytes
-     * for the shaders' uvec4 loads. */
-    allocator->alignment = 16;
-    if (limits->minStorageBufferOffsetAlignment > allocator->alignment)
-        allocator->alignment = limits->minStorageBufferOffsetAlignment;
+    /* Offsets satisfy storage-buffer binding, texel view and non-coherent flush alignment, and
+     * 16 bytes for the shaders' uvec4 loads. */
+    allocator->binding_alignment = 16;
+    if (limits->minStorageBufferOffsetAlignment > allocator->binding_alignment)
+        allocator->binding_alignment = limits->minStorageBufferOffsetAlignment;
+    if (limits->minTexelBufferOffsetAlignment > allocator->binding_alignment)
+        allocator->binding_alignment = limits->minTexelBufferOffsetAlignment;
+    allocator->alignment = allocator->binding_alignment;
     if (limits->nonCoherentAtomSize > allocator->alignment)
         allocator->alignment = limits->nonCoherentAtomSize;
     if (context->info.max_buffer_size && context->info.max_buffer_size < max_block)
@@ -99,7 +103,8 @@ VkDeviceSize qvk_vk_allocator_used_bytes(const qvk_vk_allocator *allocator)
 {
     VkDeviceSize used = 0;
     for (int32_t b = 0; b < allocator->n_blocks; b++)
-        used += allocator->blocks[b].used;
+        if (allocator->blocks[b].kind != QVK_VK_MEMORY_IMPORTED)
+            used += allocator->blocks[b].used;
     return used;
 }
 
@@ -107,7 +112,8 @@ VkDeviceSize qvk_vk_allocator_held_bytes(const qvk_vk_allocator *allocator)
 {
     VkDeviceSize held = 0;
     for (int32_t b = 0; b < allocator->n_blocks; b++)
-        held += allocator->blocks[b].size;
+        if (allocator->blocks[b].kind != QVK_VK_MEMORY_IMPORTED)
+            held += allocator->blocks[b].size;
     return held;
 }
 
@@ -123,6 +129,15 @@ static qvk_status out_of_memory(qvk_vk_allocator *allocator, qvk_vk_memory_kind 
                      what, (double)size / MIB, kind_names[kind], qvk_vk_result_name(result), heap,
                      (double)memory->memoryHeaps[heap].size / MIB,
                      (double)allocator->heap_bytes[heap] / MIB);
+}
+
+static VkBufferUsageFlags buffer_usage(const qvk_vk_context *context)
+{
+    VkBufferUsageFlags usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    if (context->matvec_layout == QVK_VK_MATVEC_TEXEL)
+        usage |= VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT;
+    return usage;
 }
 
 /* Allocate memory for requirements, trying suitable types from best to worst. */
@@ -173,11 +188,27 @@ static qvk_status memory_allocate(qvk_vk_allocator *allocator, qvk_vk_memory_kin
     return out_of_memory(allocator, kind, requirements->size, what, last_heap, last);
 }
 
+/* Create a block's storage buffer of size bytes; next extends VkBufferCreateInfo. */
+static VkResult block_buffer_create(qvk_vk_context *context, VkDeviceSize size, const void *next,
+                                    qvk_vk_block *block)
+{
+    VkBufferCreateInfo create = { .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO };
+    VkResult result;
+
+    create.pNext = next;
+    create.size = size;
+    create.usage = buffer_usage(context);
+    create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    result = vkCreateBuffer(context->device, &create, NULL, &block->buffer);
+    if (result != VK_SUCCESS)
+        block->buffer = VK_NULL_HANDLE;
+    return result;
+}
+
 static qvk_status block_create(qvk_vk_allocator *allocator, qvk_vk_memory_kind kind,
                                VkDeviceSize size, const char *what, qvk_vk_block *block)
 {
     qvk_vk_context *context = allocator->context;
-    VkBufferCreateInfo create = { .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO };
     VkMemoryRequirements requirements;
     qvk_status status;
     VkResult result;
@@ -185,15 +216,9 @@ static qvk_status block_create(qvk_vk_allocator *allocator, qvk_vk_memory_kind k
     memset(block, 0, sizeof(*block));
     block->kind = kind;
     block->size = size;
-    create.size = size;
-    create.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                   VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-    result = vkCreateBuffer(context->device, &create, NULL, &block->buffer);
-    if (result != VK_SUCCESS) {
-        block->buffer = VK_NULL_HANDLE;
+    result = block_buffer_create(context, size, NULL, block);
+    if (result != VK_SUCCESS)
         return qvk_vk_check(context, result, "vkCreateBuffer");
-    }
     vkGetBufferMemoryRequirements(context->device, block->buffer, &requirements);
     status = memory_allocate(allocator, kind, &requirements, what, block);
     if (status == QVK_OK) {
@@ -217,6 +242,20 @@ static qvk_status block_create(qvk_vk_allocator *allocator, qvk_vk_memory_kind k
     return status;
 }
 
+/* A free entry in the blocks array, growing it when full; NULL when out of host memory. */
+static qvk_vk_block *block_reserve(qvk_vk_allocator *allocator)
+{
+    if (allocator->n_blocks == allocator->capacity) {
+        int32_t capacity = allocator->capacity ? allocator->capacity * 2 : 16;
+        qvk_vk_block *blocks = realloc(allocator->blocks, (size_t)capacity * sizeof(*blocks));
+        if (!blocks)
+            return NULL;
+        allocator->blocks = blocks;
+        allocator->capacity = capacity;
+    }
+    return &allocator->blocks[allocator->n_blocks];
+}
+
 qvk_status qvk_vk_alloc(qvk_vk_allocator *allocator, qvk_vk_memory_kind kind, VkDeviceSize size,
                         const char *what, qvk_vk_slice *out)
 {
@@ -236,14 +275,8 @@ qvk_status qvk_vk_alloc(qvk_vk_allocator *allocator, qvk_vk_memory_kind kind, Vk
             index = b;
     }
     if (index < 0) {
-        if (allocator->n_blocks == allocator->capacity) {
-            int32_t capacity = allocator->capacity ? allocator->capacity * 2 : 16;
-            qvk_vk_block *blocks = realloc(allocator->blocks, (size_t)capacity * sizeof(*blocks));
-            if (!blocks)
-                return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of host memory allocating %s", what);
-            allocator->blocks = blocks;
-            allocator->capacity = capacity;
-        }
+        if (!block_reserve(allocator))
+            return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of host memory allocating %s", what);
         VkDeviceSize block_size = padded > allocator->block_size ? padded : allocator->block_size;
         /* Host-visible memory is small and often scarce: give each request its own block. */
         if (kind == QVK_VK_MEMORY_UPLOAD || kind == QVK_VK_MEMORY_READBACK)
@@ -264,6 +297,125 @@ qvk_status qvk_vk_alloc(qvk_vk_allocator *allocator, qvk_vk_memory_kind kind, Vk
     out->mapped = block->mapped ? block->mapped + offset : NULL;
     out->block = index;
     return QVK_OK;
+}
+
+/* The best memory type of type_bits for imported weights: device-local if there is one. */
+static int import_memory_type(const VkPhysicalDeviceMemoryProperties *memory, uint32_t type_bits)
+{
+    int best = -1;
+    for (uint32_t t = 0; t < memory->memoryTypeCount; t++) {
+        if (!(type_bits & (1u << t)))
+            continue;
+        if (best < 0 || (memory->memoryTypes[t].propertyFlags &
+                         VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT))
+            best = (int)t;
+        if (memory->memoryTypes[best].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+            break;
+    }
+    return best;
+}
+
+/* Create the buffer of an import of pages [start, start + size) and bind the imported memory. */
+static VkResult import_block_create(qvk_vk_allocator *allocator, void *start, VkDeviceSize size,
+                                    qvk_vk_block *block)
+{
+    qvk_vk_context *context = allocator->context;
+    const VkExternalMemoryHandleTypeFlagBits type =
+        VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT;
+    VkMemoryHostPointerPropertiesEXT host = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT };
+    VkExternalMemoryBufferCreateInfo external = {
+        .sType = VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_BUFFER_CREATE_INFO, .handleTypes = type };
+    VkImportMemoryHostPointerInfoEXT import = {
+        .sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT, .handleType = type,
+        .pHostPointer = start };
+    VkMemoryAllocateInfo allocate = { .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO };
+    VkMemoryRequirements requirements;
+    VkResult result;
+    int type_index;
+
+    memset(block, 0, sizeof(*block));
+    result = context->get_host_pointer_properties(context->device, type, start, &host);
+    if (result != VK_SUCCESS)
+        return result;
+    result = block_buffer_create(context, size, &external, block);
+    if (result != VK_SUCCESS)
+        return result;
+    vkGetBufferMemoryRequirements(context->device, block->buffer, &requirements);
+    type_index = import_memory_type(&context->info.memory,
+                                    requirements.memoryTypeBits & host.memoryTypeBits);
+    if (type_index < 0 || requirements.size > size)
+        return VK_ERROR_FEATURE_NOT_PRESENT;
+    allocate.pNext = &import;
+    allocate.allocationSize = size;
+    allocate.memoryTypeIndex = (uint32_t)type_index;
+    result = vkAllocateMemory(context->device, &allocate, NULL, &block->memory);
+    if (result != VK_SUCCESS) {
+        block->memory = VK_NULL_HANDLE;
+        return result;
+    }
+    block->heap = context->info.memory.memoryTypes[type_index].heapIndex;
+    return vkBindBufferMemory(context->device, block->buffer, block->memory, 0);
+}
+
+qvk_status qvk_vk_import(qvk_vk_allocator *allocator, const void *data, size_t size,
+                         const char *what, qvk_vk_slice *out)
+{
+    qvk_vk_context *context = allocator->context;
+    uintptr_t page = (uintptr_t)context->info.host_import_alignment;
+    uintptr_t address = (uintptr_t)data;
+    uintptr_t start, end;
+    qvk_vk_block *block;
+    VkResult result;
+
+    memset(out, 0, sizeof(*out));
+    if (!context->host_import || page == 0 || (page & (page - 1)) != 0)
+        return qvk_error(QVK_ERR_UNSUPPORTED, "importing %s: the device does not import host "
+                         "memory", what);
+    start = address & ~(page - 1);
+    end = (address + size + page - 1) & ~(page - 1);
+    if ((address - start) % allocator->binding_alignment != 0 ||
+        size % allocator->binding_alignment != 0 || size == 0 ||
+        end - start > allocator->max_block_size)
+        return qvk_error(QVK_ERR_UNSUPPORTED, "importing %s: its address or size of %zu bytes "
+                         "is not aligned to %llu bytes", what, size,
+                         (unsigned long long)allocator->binding_alignment);
+    block = block_reserve(allocator);
+    if (!block)
+        return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of host memory importing %s", what);
+    /* The device only reads imported weights, so the pages may be read-only. */
+    result = import_block_create(allocator, (void *)start, end - start, block);
+    if (result != VK_SUCCESS) {
+        vkDestroyBuffer(context->device, block->buffer, NULL);
+        vkFreeMemory(context->device, block->memory, NULL);
+        return qvk_error(QVK_ERR_UNSUPPORTED, "importing %s: %s", what,
+                         qvk_vk_result_name(result));
+    }
+    block->kind = QVK_VK_MEMORY_IMPORTED;
+    block->size = end - start;
+    block->used = block->size; /* no slice is ever sub-allocated from it */
+    allocator->imported_bytes += block->size;
+    out->buffer = block->buffer;
+    out->offset = address - start;
+    out->size = size;
+    out->block = allocator->n_blocks++;
+    return QVK_OK;
+}
+
+qvk_status qvk_vk_slice_view_create(qvk_vk_context *context, const qvk_vk_slice *slice,
+                                    VkFormat format, VkBufferView *out)
+{
+    VkBufferViewCreateInfo create = { .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO };
+    VkResult result;
+
+    create.buffer = slice->buffer;
+    create.format = format;
+    create.offset = slice->offset;
+    create.range = slice->size & ~(VkDeviceSize)15;
+    result = vkCreateBufferView(context->device, &create, NULL, out);
+    if (result != VK_SUCCESS)
+        *out = VK_NULL_HANDLE;
+    return qvk_vk_check(context, result, "vkCreateBufferView");
 }
 
 /* The atom-aligned memory range of a slice, for flushes and invalidations. */

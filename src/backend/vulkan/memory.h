@@ -13,6 +13,7 @@ typedef enum qvk_vk_memory_kind {
     QVK_VK_MEMORY_DEVICE_MAPPED, /* device-local, host-visible (unified memory): written in place */
     QVK_VK_MEMORY_UPLOAD,        /* host-visible, written by the host every step */
     QVK_VK_MEMORY_READBACK,      /* host-visible, preferably cached: read by the host */
+    QVK_VK_MEMORY_IMPORTED,      /* host memory imported as device memory: read-only weights */
     QVK_VK_MEMORY_KIND_COUNT
 } qvk_vk_memory_kind;
 
@@ -42,9 +43,11 @@ typedef struct qvk_vk_allocator {
     int32_t n_blocks;
     int32_t capacity;
     VkDeviceSize alignment;        /* of every slice's offset */
+    VkDeviceSize binding_alignment; /* of a binding's or texel view's offset (16 at least) */
     VkDeviceSize block_size;       /* size of a new shared block */
     VkDeviceSize max_block_size;   /* largest block the device allows */
     VkDeviceSize heap_bytes[VK_MAX_MEMORY_HEAPS]; /* allocated so far, per heap */
+    VkDeviceSize imported_bytes;   /* host memory imported (page-aligned ranges) */
 
     /* Staging for qvk_vk_write and qvk_vk_read, created on first use. */
     VkBuffer staging_buffer;
@@ -62,7 +65,8 @@ void qvk_vk_allocator_free(qvk_vk_allocator *allocator);
 void qvk_vk_allocator_release_staging(qvk_vk_allocator *allocator);
 /* Whether weights can live in host-visible device-local memory (a unified-memory device). */
 bool qvk_vk_allocator_has_mapped_device_memory(const qvk_vk_allocator *allocator);
-/* Bytes of the allocator's blocks in use by slices, and allocated from the device. */
+/* Bytes of the allocator's blocks in use by slices, and allocated from the device (imported
+ * blocks not included). */
 VkDeviceSize qvk_vk_allocator_used_bytes(const qvk_vk_allocator *allocator);
 VkDeviceSize qvk_vk_allocator_held_bytes(const qvk_vk_allocator *allocator);
 
@@ -70,6 +74,27 @@ VkDeviceSize qvk_vk_allocator_held_bytes(const qvk_vk_allocator *allocator);
  * has no room, the error is QVK_ERR_OUT_OF_MEMORY and its message names the size and heap. */
 qvk_status qvk_vk_alloc(qvk_vk_allocator *allocator, qvk_vk_memory_kind kind, VkDeviceSize size,
                         const char *what, qvk_vk_slice *out);
+
+/* Import the size bytes at data, which the caller keeps valid and unchanged until the allocator
+ * is freed, as device memory (VK_EXT_external_memory_host), without copying them: the
+ * page-aligned range around them becomes one block. The slice spans exactly those bytes and is
+ * read-only (never pass it to qvk_vk_write). Fails with QVK_ERR_UNSUPPORTED where the context
+ * does not import, or data or size are not aligned to the binding alignment (16 bytes or
+ * more); the caller then copies. */
+qvk_status qvk_vk_import(qvk_vk_allocator *allocator, const void *data, size_t size,
+                         const char *what, qvk_vk_slice *out);
+
+/* Release the whole pages inside [data, data + size) from this process with
+ * madvise(MADV_DONTNEED), if they lie in a private read-only file mapping (as model weights do),
+ * where a later access re-reads them from the file. Returns the bytes released: 0 for other
+ * memory, which is left alone, and on systems other than Linux. */
+size_t qvk_vk_host_pages_release(const void *data, size_t size);
+
+/* Create a view of a slice as texels of format (16-byte formats), for uniform texel buffer
+ * bindings. Slices are multiples of 16 bytes (allocations are padded, imports must be), so the
+ * view covers all of it. */
+qvk_status qvk_vk_slice_view_create(qvk_vk_context *context, const qvk_vk_slice *slice,
+                                    VkFormat format, VkBufferView *out);
 
 /* Make host writes to a mapped slice visible to the device / device writes visible to the host;
  * no-ops on coherent memory. */
@@ -90,12 +115,16 @@ qvk_status qvk_vk_read(qvk_vk_allocator *allocator, const qvk_vk_slice *slice, v
 /* Rows first_row .. first_row + n_rows - 1 of a tensor, in one binding. */
 typedef struct qvk_vk_chunk {
     qvk_vk_slice slice;
+    VkBufferView view;  /* the slice as R32G32B32A32_UINT texels (texel matvec layout) */
     int64_t first_row;
     int64_t n_rows;
 } qvk_vk_chunk;
 
 /* A weight tensor on the device: 2-D matrices keep their dtype and are split by rows into
- * chunks of at most max_binding bytes; 1-D vectors (norm weights) are converted to float32. */
+ * chunks of at most max_binding bytes; 1-D vectors (norm weights) are converted to float32.
+ * Where the context imports host memory, a matrix's chunks are imported from source->data,
+ * which must then outlive the tensor; else they are copied, and the host pages of a copied
+ * matrix in a read-only file mapping are released (qvk_vk_host_pages_release). */
 typedef struct qvk_vk_tensor {
     const qvk_tensor *source;
     qvk_dtype dtype;
@@ -103,10 +132,11 @@ typedef struct qvk_vk_tensor {
     int64_t cols;
     int32_t n_chunks;
     qvk_vk_chunk *chunks;
+    bool imported;
 } qvk_vk_tensor;
 
 qvk_status qvk_vk_tensor_upload(qvk_vk_allocator *allocator, const qvk_tensor *source,
                                 qvk_vk_tensor *out);
-void qvk_vk_tensor_free(qvk_vk_tensor *tensor);
+void qvk_vk_tensor_free(qvk_vk_allocator *allocator, qvk_vk_tensor *tensor);
 
 #endif

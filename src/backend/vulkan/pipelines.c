@@ -44,19 +44,27 @@ static const char *reduction_suffix(const qvk_vk_context *context, qvk_vk_kernel
 {
     if (!kernel_has_reduction(kernel))
         return "";
-    if (kernel == QVK_KERNEL_MATVEC && context->matvec_per_row)
+    if (kernel == QVK_KERNEL_MATVEC && context->matvec_layout == QVK_VK_MATVEC_ROW)
         return "_row";
     return context->use_subgroups ? "_sg" : "_sh";
 }
 
-/* The embedded module of a kernel variant, e.g. "matvec_bf16_sg". */
+/* The embedded module of a kernel variant, e.g. "matvec_bf16_sg". In the texel layout both
+ * matvec and matmul come from matvec_texel.comp, e.g. "matvec_texel_bf16_tokens". */
 static const struct qvk_spirv_module *module_find(const qvk_vk_context *context,
                                                   qvk_vk_kernel kernel, qvk_dtype dtype,
                                                   char *name, size_t size)
 {
-    snprintf(name, size, "%s%s%s%s", kernel_names[kernel], kernel_has_dtypes(kernel) ? "_" : "",
-             kernel_has_dtypes(kernel) ? dtype_suffix(dtype) : "",
-             reduction_suffix(context, kernel));
+    bool texel = context->matvec_layout == QVK_VK_MATVEC_TEXEL;
+
+    if (texel && (kernel == QVK_KERNEL_MATVEC || kernel == QVK_KERNEL_MATMUL))
+        snprintf(name, size, "matvec_texel_%s%s", dtype_suffix(dtype),
+                 kernel == QVK_KERNEL_MATMUL ? "_tokens" : "");
+    else
+        snprintf(name, size, "%s%s%s%s", kernel_names[kernel],
+                 kernel_has_dtypes(kernel) ? "_" : "",
+                 kernel_has_dtypes(kernel) ? dtype_suffix(dtype) : "",
+                 reduction_suffix(context, kernel));
     for (int i = 0; i < qvk_spirv_module_count; i++)
         if (strcmp(qvk_spirv_modules[i].name, name) == 0)
             return &qvk_spirv_modules[i];
@@ -64,8 +72,12 @@ static const struct qvk_spirv_module *module_find(const qvk_vk_context *context,
 }
 
 /* Workgroup sizes per device. On GPUs, workgroups of 64 to 128 invocations fill a few subgroups
- * and keep many workgroups resident, and a matvec workgroup reduces 2 rows at a time. On CPU
- * devices matvec computes a row per invocation (see matvec.comp).
+ * and keep many workgroups resident, and a matvec workgroup reduces 2 rows at a time. In the
+ * texel layout (CPU devices) a workgroup is one subgroup (one SIMD group on lavapipe): a decode
+ * subgroup computes 16 rows, and a token-lane invocation 16 rows of 2 tokens. Of 4 to 32 rows,
+ * 1 to 4 tokens and decode workgroups of 1 or 8 subgroups, these took the least time on
+ * lavapipe at the Qwen3-4B shapes (2 shared cores, so only within about 10%).
+ * The row layout computes a row per invocation (see matvec.comp).
  * NOTE: the GPU values are common defaults, not tuned on GPU hardware. */
 static qvk_vk_kernel_sizes kernel_sizes(const qvk_vk_context *context)
 {
@@ -73,6 +85,7 @@ static qvk_vk_kernel_sizes kernel_sizes(const qvk_vk_context *context)
     const VkPhysicalDeviceLimits *limits = &info->properties.limits;
     qvk_vk_kernel_sizes sizes;
     bool cpu = info->properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    bool texel = context->matvec_layout == QVK_VK_MATVEC_TEXEL;
     uint32_t max_wg = limits->maxComputeWorkGroupSize[0];
 
     if (limits->maxComputeWorkGroupInvocations < max_wg)
@@ -85,9 +98,21 @@ static qvk_vk_kernel_sizes kernel_sizes(const qvk_vk_context *context)
      * larger choices. */
     if (sizes.matvec_workgroup > max_wg)
         sizes.matvec_workgroup = 64;
-    sizes.tiled_matmul = limits->maxComputeWorkGroupInvocations >= 256 &&
-                         limits->maxComputeWorkGroupSize[0] >= 256 &&
-                         limits->maxComputeSharedMemorySize >= 8192;
+    sizes.matmul_workgroup = 0;
+    sizes.matmul_rows = 0;
+    sizes.matmul_tokens = 0;
+    sizes.matmul = limits->maxComputeWorkGroupInvocations >= 256 &&
+                   limits->maxComputeWorkGroupSize[0] >= 256 &&
+                   limits->maxComputeSharedMemorySize >= 8192;
+    if (texel) {
+        /* matvec_layout_choose checked that one subgroup fits a workgroup. */
+        sizes.matvec_workgroup = info->subgroup_size;
+        sizes.matvec_rows = 16;
+        sizes.matmul_workgroup = info->subgroup_size;
+        sizes.matmul_rows = 16;
+        sizes.matmul_tokens = 2;
+        sizes.matmul = true;
+    }
     return sizes;
 }
 
@@ -95,6 +120,8 @@ static uint32_t kernel_workgroup(const qvk_vk_kernel_sizes *sizes, qvk_vk_kernel
 {
     switch (kernel) {
     case QVK_KERNEL_MATVEC: return sizes->matvec_workgroup;
+    case QVK_KERNEL_MATMUL: return sizes->matmul_workgroup ? sizes->matmul_workgroup
+                                                           : sizes->workgroup;
     case QVK_KERNEL_ATTENTION: return sizes->attention_block;
     default: return sizes->workgroup;
     }
@@ -103,7 +130,7 @@ static uint32_t kernel_workgroup(const qvk_vk_kernel_sizes *sizes, qvk_vk_kernel
 static qvk_status layouts_create(qvk_vk_pipelines *pipelines)
 {
     VkDevice device = pipelines->context->device;
-    VkDescriptorSetLayoutBinding bindings[QVK_VK_MAX_BINDINGS];
+    VkDescriptorSetLayoutBinding bindings[QVK_VK_MAX_BINDINGS + 2];
     VkDescriptorSetLayoutCreateInfo set = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO };
     VkPushConstantRange push = { VK_SHADER_STAGE_COMPUTE_BIT, 0, QVK_VK_PUSH_BYTES };
@@ -113,7 +140,16 @@ static qvk_status layouts_create(qvk_vk_pipelines *pipelines)
     for (uint32_t b = 0; b < QVK_VK_MAX_BINDINGS; b++)
         bindings[b] = (VkDescriptorSetLayoutBinding){
             b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, NULL };
-    set.bindingCount = QVK_VK_MAX_BINDINGS;
+    pipelines->n_bindings = QVK_VK_MAX_BINDINGS;
+    if (pipelines->context->matvec_layout == QVK_VK_MATVEC_TEXEL) {
+        bindings[pipelines->n_bindings++] = (VkDescriptorSetLayoutBinding){
+            QVK_VK_TEXEL_BINDING, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1,
+            VK_SHADER_STAGE_COMPUTE_BIT, NULL };
+        bindings[pipelines->n_bindings++] = (VkDescriptorSetLayoutBinding){
+            QVK_VK_TEXEL_INPUT_BINDING, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1,
+            VK_SHADER_STAGE_COMPUTE_BIT, NULL };
+    }
+    set.bindingCount = pipelines->n_bindings;
     set.pBindings = bindings;
     status = qvk_vk_check(pipelines->context,
                           vkCreateDescriptorSetLayout(device, &set, NULL, &pipelines->set_layout),
@@ -134,8 +170,8 @@ typedef struct pipeline_job {
     qvk_vk_kernel kernel;
     qvk_dtype dtype;
     VkShaderModule module;
-    uint32_t constants[2]; /* 0: workgroup size, 1: matvec rows */
-    VkSpecializationMapEntry entries[2];
+    uint32_t constants[3]; /* 0: workgroup size, 1: rows, 2: token rows per invocation */
+    VkSpecializationMapEntry entries[3];
     VkSpecializationInfo specialization;
 } pipeline_job;
 
@@ -155,12 +191,14 @@ static qvk_status job_prepare(qvk_vk_pipelines *pipelines, qvk_vk_kernel kernel,
     create.codeSize = module->size;
     create.pCode = module->code;
     job->constants[0] = kernel_workgroup(&pipelines->sizes, kernel);
-    job->constants[1] = pipelines->sizes.matvec_rows;
+    job->constants[1] = kernel == QVK_KERNEL_MATMUL ? pipelines->sizes.matmul_rows
+                                                    : pipelines->sizes.matvec_rows;
+    job->constants[2] = pipelines->sizes.matmul_tokens;
     /* A map entry for an ID the shader does not declare is ignored (Vulkan spec,
-     * VkSpecializationMapEntry), so every kernel gets both. */
-    job->entries[0] = (VkSpecializationMapEntry){ 0, 0, sizeof(uint32_t) };
-    job->entries[1] = (VkSpecializationMapEntry){ 1, sizeof(uint32_t), sizeof(uint32_t) };
-    job->specialization.mapEntryCount = 2;
+     * VkSpecializationMapEntry), so every kernel gets all three. */
+    for (uint32_t c = 0; c < 3; c++)
+        job->entries[c] = (VkSpecializationMapEntry){ c, c * sizeof(uint32_t), sizeof(uint32_t) };
+    job->specialization.mapEntryCount = 3;
     job->specialization.pMapEntries = job->entries;
     job->specialization.dataSize = sizeof(job->constants);
     job->specialization.pData = job->constants;
@@ -177,7 +215,7 @@ static int32_t jobs_list(const qvk_vk_pipelines *pipelines, const bool dtypes[QV
 {
     int32_t n = 0;
     for (int k = 0; k < QVK_KERNEL_COUNT; k++) {
-        if (k == QVK_KERNEL_MATMUL && !pipelines->sizes.tiled_matmul)
+        if (k == QVK_KERNEL_MATMUL && !pipelines->sizes.matmul)
             continue;
         for (int d = 0; d < QVK_VK_DTYPE_COUNT; d++) {
             if (kernel_has_dtypes((qvk_vk_kernel)k) ? !dtypes[d] : d > 0)

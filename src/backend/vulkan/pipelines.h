@@ -12,8 +12,8 @@ typedef enum qvk_vk_kernel {
     QVK_KERNEL_EMBED,             /* embed.comp, per weight dtype */
     QVK_KERNEL_RMSNORM,           /* rmsnorm.comp */
     QVK_KERNEL_QK_NORM_ROPE,      /* qk_norm_rope.comp */
-    QVK_KERNEL_MATVEC,            /* matvec.comp, per weight dtype */
-    QVK_KERNEL_MATMUL,            /* matmul.comp, per weight dtype */
+    QVK_KERNEL_MATVEC,            /* matvec.comp or matvec_texel.comp, per weight dtype */
+    QVK_KERNEL_MATMUL,            /* matmul.comp or matvec_texel.comp's token lanes, per dtype */
     QVK_KERNEL_ATTENTION,         /* attention.comp */
     QVK_KERNEL_ATTENTION_COMBINE, /* attention_combine.comp */
     QVK_KERNEL_SWIGLU,            /* swiglu.comp */
@@ -23,6 +23,10 @@ typedef enum qvk_vk_kernel {
 #define QVK_VK_DTYPE_COUNT 3
 /* Storage-buffer bindings in the shared set layout; qk_norm_rope.comp uses all eight. */
 #define QVK_VK_MAX_BINDINGS 8
+/* The uniform texel buffer bindings of the texel matvec layout: a weight chunk as
+ * R32G32B32A32_UINT, and the input rows (binding 0's buffer) as R32G32B32A32_SFLOAT. */
+#define QVK_VK_TEXEL_BINDING 8
+#define QVK_VK_TEXEL_INPUT_BINDING 9
 /* Bytes of the shared push-constant range (the largest block is 32 bytes; 128 is the minimum
  * maxPushConstantsSize every device offers). */
 #define QVK_VK_PUSH_BYTES 64
@@ -30,16 +34,22 @@ typedef enum qvk_vk_kernel {
 /* The sizes chosen for this device. */
 typedef struct qvk_vk_kernel_sizes {
     uint32_t workgroup;         /* WG of the reduction kernels */
-    uint32_t matvec_workgroup;  /* WG of matvec.comp */
-    uint32_t matvec_rows;       /* output rows per matvec workgroup (reduction variants) */
+    uint32_t matvec_workgroup;  /* WG of the matvec kernel */
+    uint32_t matvec_rows;       /* output rows per reduction workgroup or texel subgroup */
+    uint32_t matmul_workgroup;  /* WG of the texel layout's token-lane matmul */
+    uint32_t matmul_rows;       /* output rows per token-lane workgroup */
+    uint32_t matmul_tokens;     /* token rows per token-lane invocation */
     uint32_t attention_block;   /* keys per attention block: its WG */
-    bool tiled_matmul;          /* matmul.comp usable (needs 256 invocations per workgroup) */
+    /* A MATMUL kernel exists for prompts: the tiled matmul.comp (needs 256 invocations per
+     * workgroup) or, in the texel layout, the token lanes. Else prompts use matvec. */
+    bool matmul;
 } qvk_vk_kernel_sizes;
 
 typedef struct qvk_vk_pipelines {
     qvk_vk_context *context;
     qvk_vk_kernel_sizes sizes;
     VkDescriptorSetLayout set_layout;
+    uint32_t n_bindings;       /* in set_layout: QVK_VK_MAX_BINDINGS, plus 2 texel bindings */
     VkPipelineLayout layout;
     VkPipelineCache cache;
     VkPipeline pipelines[QVK_KERNEL_COUNT][QVK_VK_DTYPE_COUNT];

@@ -207,13 +207,31 @@ static qvk_status buffers_alloc(qvk_vk_backend *backend)
 
 /* ---- Descriptor sets ------------------------------------------------------------------------ */
 
+/* A write of one texel view, or of the placeholder where view is VK_NULL_HANDLE. */
+static VkWriteDescriptorSet texel_write(VkDescriptorSet set, uint32_t binding,
+                                        const VkBufferView *view, const VkBufferView *dummy)
+{
+    VkWriteDescriptorSet write = { .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET };
+    write.dstSet = set;
+    write.dstBinding = binding;
+    write.descriptorCount = 1;
+    write.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+    write.pTexelBufferView = *view != VK_NULL_HANDLE ? view : dummy;
+    return write;
+}
+
+/* A set with slices[b] at storage binding b (the placeholder where NULL) and, in the texel
+ * layout, views[0] and views[1] (or placeholder views) at the weight and input texel
+ * bindings. */
 static qvk_status set_create(qvk_vk_backend *backend,
-                             const qvk_vk_slice *slices[QVK_VK_MAX_BINDINGS], VkDescriptorSet *out)
+                             const qvk_vk_slice *slices[QVK_VK_MAX_BINDINGS],
+                             const VkBufferView views[2], VkDescriptorSet *out)
 {
     VkDescriptorSetAllocateInfo allocate = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO };
     VkDescriptorBufferInfo infos[QVK_VK_MAX_BINDINGS];
-    VkWriteDescriptorSet writes[QVK_VK_MAX_BINDINGS];
+    VkWriteDescriptorSet writes[QVK_VK_MAX_BINDINGS + 2];
+    uint32_t n_writes = QVK_VK_MAX_BINDINGS;
     VkDevice device = backend->context->device;
     qvk_status status;
 
@@ -238,7 +256,13 @@ static qvk_status set_create(qvk_vk_backend *backend,
         writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         writes[b].pBufferInfo = &infos[b];
     }
-    vkUpdateDescriptorSets(device, QVK_VK_MAX_BINDINGS, writes, 0, NULL);
+    if (backend->pipelines.n_bindings > QVK_VK_MAX_BINDINGS) {
+        writes[n_writes++] = texel_write(*out, QVK_VK_TEXEL_BINDING, &views[0],
+                                         &backend->dummy_view);
+        writes[n_writes++] = texel_write(*out, QVK_VK_TEXEL_INPUT_BINDING, &views[1],
+                                         &backend->dummy_input_view);
+    }
+    vkUpdateDescriptorSets(device, n_writes, writes, 0, NULL);
     return QVK_OK;
 }
 
@@ -265,6 +289,7 @@ static qvk_status op_sets_create(qvk_vk_backend *backend, qvk_vk_op_plan *plan)
         return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int32_t s = 0; s < plan->n_sets && status == QVK_OK; s++) {
         const qvk_vk_slice *slices[QVK_VK_MAX_BINDINGS] = { NULL };
+        VkBufferView views[2] = { VK_NULL_HANDLE, VK_NULL_HANDLE };
         int32_t dst_chunks = buffers[op->dst].n_chunks;
         qvk_vk_binding_set *set = &plan->sets[s];
 
@@ -281,6 +306,8 @@ static qvk_status op_sets_create(qvk_vk_backend *backend, qvk_vk_op_plan *plan)
             slices[0] = &buffers[op->src].chunks[0];
             slices[1] = &plan->weight->chunks[set->weight_chunk].slice;
             slices[2] = &buffers[op->dst].chunks[set->dst_chunk];
+            views[0] = plan->weight->chunks[set->weight_chunk].view;
+            views[1] = buffers[op->src].view;
             break;
         case QVK_OP_QK_NORM_ROPE:
             slices[0] = &buffers[QVK_BUF_Q].chunks[0];
@@ -306,24 +333,50 @@ static qvk_status op_sets_create(qvk_vk_backend *backend, qvk_vk_op_plan *plan)
         default:
             break;
         }
-        status = set_create(backend, slices, &set->set);
+        status = set_create(backend, slices, views, &set->set);
     }
+    return status;
+}
+
+/* The texel views of the texel layout: each single-chunk activation buffer as input rows, and
+ * the placeholder views bound where a set has no weight or input (every set fills every
+ * binding). */
+static qvk_status texel_views_create(qvk_vk_backend *backend)
+{
+    qvk_vk_context *context = backend->context;
+    qvk_status status = qvk_vk_slice_view_create(context, &backend->dummy,
+                                                 VK_FORMAT_R32G32B32A32_UINT, &backend->dummy_view);
+    if (status == QVK_OK)
+        status = qvk_vk_slice_view_create(context, &backend->dummy, VK_FORMAT_R32G32B32A32_SFLOAT,
+                                          &backend->dummy_input_view);
+    for (int b = 0; b < QVK_BUF_COUNT && status == QVK_OK; b++)
+        if (backend->buffers[b].n_chunks == 1)
+            status = qvk_vk_slice_view_create(context, &backend->buffers[b].chunks[0],
+                                              VK_FORMAT_R32G32B32A32_SFLOAT,
+                                              &backend->buffers[b].view);
     return status;
 }
 
 static qvk_status descriptors_create(qvk_vk_backend *backend)
 {
     VkDescriptorPoolCreateInfo create = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO };
-    VkDescriptorPoolSize size = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 0 };
+    VkDescriptorPoolSize sizes[2] = { { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 0 },
+                                      { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 0 } };
     uint32_t n_sets = 0;
+    bool texel = backend->pipelines.n_bindings > QVK_VK_MAX_BINDINGS;
     qvk_status status = QVK_OK;
 
     for (int32_t i = 0; i < backend->graph->n_ops; i++)
         n_sets += (uint32_t)op_set_count(backend, &backend->plans[i]);
-    size.descriptorCount = n_sets * QVK_VK_MAX_BINDINGS;
+    sizes[0].descriptorCount = n_sets * QVK_VK_MAX_BINDINGS;
+    sizes[1].descriptorCount = 2 * n_sets;
     create.maxSets = n_sets;
-    create.poolSizeCount = 1;
-    create.pPoolSizes = &size;
+    create.poolSizeCount = texel ? 2 : 1;
+    create.pPoolSizes = sizes;
+    if (texel)
+        status = texel_views_create(backend);
+    if (status != QVK_OK)
+        return status;
     status = qvk_vk_check(backend->context,
                           vkCreateDescriptorPool(backend->context->device, &create, NULL,
                                                  &backend->descriptor_pool),
@@ -364,16 +417,21 @@ void qvk_vk_plan_destroy(qvk_vk_backend *backend)
     if (backend->descriptor_pool != VK_NULL_HANDLE)
         vkDestroyDescriptorPool(backend->context->device, backend->descriptor_pool, NULL);
     backend->descriptor_pool = VK_NULL_HANDLE;
+    vkDestroyBufferView(backend->context->device, backend->dummy_view, NULL);
+    vkDestroyBufferView(backend->context->device, backend->dummy_input_view, NULL);
+    backend->dummy_view = backend->dummy_input_view = VK_NULL_HANDLE;
     if (backend->plans)
         for (int32_t i = 0; i < backend->graph->n_ops; i++)
             free(backend->plans[i].sets);
     free(backend->plans);
     backend->plans = NULL;
     for (int32_t i = 0; i < backend->n_tensors; i++)
-        qvk_vk_tensor_free(&backend->tensors[i]);
+        qvk_vk_tensor_free(&backend->allocator, &backend->tensors[i]);
     free(backend->tensors);
     backend->tensors = NULL;
     for (int b = 0; b < QVK_BUF_COUNT; b++) {
+        vkDestroyBufferView(backend->context->device, backend->buffers[b].view, NULL);
+        backend->buffers[b].view = VK_NULL_HANDLE;
         free(backend->buffers[b].chunks);
         backend->buffers[b].chunks = NULL;
     }

@@ -161,6 +161,43 @@ static void record_rmsnorm(recorder *rec, const qvk_vk_op_plan *plan, int32_t n_
              (uint32_t)n_rows, 1, 1);
 }
 
+/* The grid of one matmul dispatch over m weight rows and count token rows: matvec for decode
+ * steps (or every step where there is no MATMUL kernel), else the tiled matmul (GPUs) or the
+ * token lanes (texel layout). Grids of kernels that stride over their rows are capped at
+ * maxComputeWorkGroupCount. */
+static qvk_vk_kernel matmul_grid(const qvk_vk_backend *backend, uint64_t m, int64_t count,
+                                 uint32_t grid[2])
+{
+    const qvk_vk_kernel_sizes *sizes = &backend->pipelines.sizes;
+    qvk_vk_matvec_layout layout = backend->context->matvec_layout;
+    uint32_t max_groups = backend->context->info.properties.limits.maxComputeWorkGroupCount[0];
+
+    if (count <= QVK_VK_MATVEC_MAX_ROWS || !sizes->matmul) {
+        /* A row workgroup computes a row per invocation, a reduction workgroup matvec_rows
+         * rows, a texel workgroup matvec_rows rows per subgroup. */
+        uint32_t rows_per_group = layout == QVK_VK_MATVEC_ROW ? sizes->matvec_workgroup
+                                                              : sizes->matvec_rows;
+        if (layout == QVK_VK_MATVEC_TEXEL)
+            rows_per_group *= sizes->matvec_workgroup / backend->context->info.subgroup_size;
+        grid[0] = ceil_div(m, rows_per_group);
+        grid[1] = (uint32_t)count;
+        if (grid[0] > max_groups)
+            grid[0] = max_groups;
+        return QVK_KERNEL_MATVEC;
+    }
+    if (layout == QVK_VK_MATVEC_TEXEL) {
+        grid[0] = ceil_div(m, sizes->matmul_rows);
+        grid[1] = ceil_div((uint64_t)count,
+                           (uint64_t)sizes->matmul_workgroup * sizes->matmul_tokens);
+        if (grid[0] > max_groups)
+            grid[0] = max_groups;
+        return QVK_KERNEL_MATMUL;
+    }
+    grid[0] = ceil_div(m, 64);
+    grid[1] = ceil_div((uint64_t)count, 32);
+    return QVK_KERNEL_MATMUL;
+}
+
 /* One dispatch per (weight chunk, output chunk): output rows [first, first + count) of the
  * step that fall in the output chunk, columns of the weight chunk. */
 static void record_matmul(recorder *rec, const qvk_vk_op_plan *plan, int32_t n_rows)
@@ -168,10 +205,8 @@ static void record_matmul(recorder *rec, const qvk_vk_op_plan *plan, int32_t n_r
     qvk_vk_backend *backend = rec->backend;
     const qvk_op *op = plan->op;
     const qvk_vk_rows *dst = &backend->buffers[op->dst];
-    const qvk_vk_kernel_sizes *sizes = &backend->pipelines.sizes;
     int32_t reads[] = { op->src, op->dst };
     int32_t writes[] = { op->dst };
-    uint32_t max_groups = backend->context->info.properties.limits.maxComputeWorkGroupCount[0];
 
     access(rec, reads, op->accumulate ? 2 : 1, writes, 1);
     for (int32_t s = 0; s < plan->n_sets; s++) {
@@ -185,17 +220,10 @@ static void record_matmul(recorder *rec, const qvk_vk_op_plan *plan, int32_t n_r
             src_row(op, rec->step) + (uint32_t)first, 0, (uint32_t)dst->width,
             (uint32_t)chunk->first_row, (uint32_t)count, op->accumulate ? 1u : 0u,
         };
-        if (count <= QVK_VK_MATVEC_MAX_ROWS || !sizes->tiled_matmul) {
-            uint32_t rows_per_group = backend->context->matvec_per_row ? sizes->matvec_workgroup
-                                                                       : sizes->matvec_rows;
-            uint32_t groups = ceil_div((uint64_t)chunk->n_rows, rows_per_group);
-            dispatch(rec, QVK_KERNEL_MATVEC, plan->weight->dtype, plan->sets[s].set, &params,
-                     sizeof(params), groups < max_groups ? groups : max_groups, (uint32_t)count, 1);
-        } else {
-            dispatch(rec, QVK_KERNEL_MATMUL, plan->weight->dtype, plan->sets[s].set, &params,
-                     sizeof(params), ceil_div((uint64_t)chunk->n_rows, 64),
-                     ceil_div((uint64_t)count, 32), 1);
-        }
+        uint32_t grid[2];
+        qvk_vk_kernel kernel = matmul_grid(backend, (uint64_t)chunk->n_rows, count, grid);
+        dispatch(rec, kernel, plan->weight->dtype, plan->sets[s].set, &params, sizeof(params),
+                 grid[0], grid[1], 1);
     }
 }
 

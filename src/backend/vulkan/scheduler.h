@@ -26,6 +26,7 @@ typedef struct qvk_vk_rows {
     int64_t rows_per_chunk;
     int32_t n_chunks;
     qvk_vk_slice *chunks;
+    VkBufferView view; /* chunk 0 as R32G32B32A32_SFLOAT texels (texel layout, one chunk) */
 } qvk_vk_rows;
 
 /* The things the barrier tracker follows: activation buffers by qvk_buffer_id, then these, then
@@ -68,6 +69,8 @@ typedef struct qvk_vk_backend {
     qvk_vk_slice rope;       /* [n_ctx][head_dim / 2][cos, sin] */
     qvk_vk_slice partials;   /* attention chunk results */
     qvk_vk_slice dummy;      /* bound to the bindings a kernel does not use */
+    VkBufferView dummy_view; /* the dummy as texels, for unused texel bindings (texel layout) */
+    VkBufferView dummy_input_view;
     qvk_vk_slice *k_cache;   /* per layer: [n_ctx][n_kv_heads][head_dim] float32 */
     qvk_vk_slice *v_cache;
 

@@ -24,6 +24,30 @@ static qvk_status chunk_alloc(qvk_vk_allocator *allocator, VkDeviceSize size, co
     return qvk_vk_alloc(allocator, QVK_VK_MEMORY_DEVICE, size, what, slice);
 }
 
+/* Fill a chunk with bytes of rows: imported where the context imports and the address allows,
+ * else allocated and copied, after which the rows' host pages are released. */
+static qvk_status chunk_fill(qvk_vk_allocator *allocator, const uint8_t *rows, size_t bytes,
+                             const char *what, qvk_vk_chunk *chunk, bool *imported)
+{
+    qvk_status status;
+
+    *imported = allocator->context->host_import &&
+                qvk_vk_import(allocator, rows, bytes, what, &chunk->slice) == QVK_OK;
+    if (!*imported) {
+        status = chunk_alloc(allocator, bytes, what, &chunk->slice);
+        if (status == QVK_OK)
+            status = qvk_vk_write(allocator, &chunk->slice, rows, bytes);
+        if (status != QVK_OK)
+            return status;
+        qvk_vk_host_pages_release(rows, bytes);
+    }
+    if (allocator->context->matvec_layout != QVK_VK_MATVEC_TEXEL)
+        return QVK_OK;
+    /* matvec_texel.comp reads the weights as R32G32B32A32_UINT texels. */
+    return qvk_vk_slice_view_create(allocator->context, &chunk->slice, VK_FORMAT_R32G32B32A32_UINT,
+                                    &chunk->view);
+}
+
 /* Vectors (norm weights) become float32 so that the shaders read one type for them. */
 static qvk_status upload_vector(qvk_vk_allocator *allocator, const qvk_tensor *source,
                                 qvk_vk_tensor *out)
@@ -82,23 +106,27 @@ static qvk_status upload_matrix(qvk_vk_allocator *allocator, const qvk_tensor *s
     if (!out->chunks)
         return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of host memory for %s", source->name);
 
+    out->imported = true;
     for (int32_t c = 0; c < out->n_chunks && status == QVK_OK; c++) {
         qvk_vk_chunk *chunk = &out->chunks[c];
+        bool imported;
         chunk->first_row = (int64_t)c * rows_per_chunk;
         chunk->n_rows = out->rows - chunk->first_row < rows_per_chunk
                             ? out->rows - chunk->first_row : rows_per_chunk;
         size_t bytes = (size_t)chunk->n_rows * row_bytes;
         snprintf(what, sizeof(what), "%s rows %lld..%lld", source->name,
                  (long long)chunk->first_row, (long long)(chunk->first_row + chunk->n_rows - 1));
-        status = chunk_alloc(allocator, bytes, what, &chunk->slice);
         const uint8_t *rows = (const uint8_t *)source->data + (size_t)chunk->first_row * row_bytes;
-        if (status == QVK_OK)
-            status = qvk_vk_write(allocator, &chunk->slice, rows, bytes);
+        status = chunk_fill(allocator, rows, bytes, what, chunk, &imported);
+        out->imported = out->imported && imported;
     }
     if (status == QVK_OK && out->n_chunks > 1)
         qvk_log_debug("vulkan: %s (%.1f MiB) split into %d chunks of up to %lld rows",
                       source->name, (double)out->rows * (double)row_bytes / MIB, out->n_chunks,
                       (long long)rows_per_chunk);
+    if (status == QVK_OK && allocator->context->host_import && !out->imported)
+        qvk_log_debug("vulkan: %s copied: its address or size does not allow importing it",
+                      source->name);
     return status;
 }
 
@@ -117,14 +145,17 @@ qvk_status qvk_vk_tensor_upload(qvk_vk_allocator *allocator, const qvk_tensor *s
         status = upload_matrix(allocator, source, out);
     }
     if (status != QVK_OK) {
-        qvk_vk_tensor_free(out);
+        qvk_vk_tensor_free(allocator, out);
         return qvk_error_prefix(status, "uploading %s to the Vulkan device", source->name);
     }
     return QVK_OK;
 }
 
-void qvk_vk_tensor_free(qvk_vk_tensor *tensor)
+void qvk_vk_tensor_free(qvk_vk_allocator *allocator, qvk_vk_tensor *tensor)
 {
+    for (int32_t c = 0; c < tensor->n_chunks && tensor->chunks; c++)
+        if (tensor->chunks[c].view != VK_NULL_HANDLE)
+            vkDestroyBufferView(allocator->context->device, tensor->chunks[c].view, NULL);
     free(tensor->chunks);
     tensor->chunks = NULL;
     tensor->n_chunks = 0;
