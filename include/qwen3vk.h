@@ -97,7 +97,8 @@ typedef struct qvk_model_config {
     float repetition_penalty;
 } qvk_model_config;
 
-/* Called while the weights are read from disk, with the fraction done (0 to 1). */
+/* Called during long steps (reading weights, copying them to a device, evaluating a prompt),
+ * with the fraction done (0 to 1). */
 typedef void (*qvk_progress_callback)(float fraction, void *user_data);
 
 typedef struct qvk_model_options {
@@ -131,6 +132,10 @@ typedef struct qvk_session_options {
     int32_t n_batch;       /* prompt tokens per forward pass */
     int32_t n_threads;     /* CPU threads; 0: one per online core */
     bool profile;          /* collect per-op timings, printed by qvk_session_print_profile */
+    /* Called while a Vulkan backend copies the weights to its device, with the fraction of
+     * weight bytes done (0 to 1). */
+    qvk_progress_callback progress;
+    void *progress_user_data;
 } qvk_session_options;
 
 qvk_session_options qvk_session_default_options(void);

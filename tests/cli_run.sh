@@ -95,6 +95,7 @@ expect_error "empty messages" "non-empty \"messages\"" bash -c "echo '{\"message
 expect_error "message without role" "message 0 has no string \"role\"" bash -c "echo '{\"messages\":[{\"content\":\"x\"}]}' | '$bin' template -m '$model'"
 expect_error "image content part" "image_url" bash -c "echo '{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}' | '$bin' template -m '$model'"
 expect_error "template syntax error" "line" bash -c "echo '{% if %}' > '$work/t.jinja'; echo '{\"messages\":[]}' | '$bin' template -m '$model' --template '$work/t.jinja'"
+expect_error "NUL in message content" "NUL character" bash -c "printf '%s' '{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\"}]}' | '$bin' template -m '$model'"
 expect_error "request not JSON" "JSON" bash -c "echo 'not json' | '$bin' template -m '$model'"
 expect_error "unknown command" "unknown command" "$bin" frobnicate
 

@@ -15,6 +15,8 @@ typedef struct qvk_backend_config {
      * CPU backend computes the same on the same cores without the driver's overhead. */
     bool reject_cpu_devices;
     bool profile;         /* collect per-op timings */
+    qvk_progress_callback progress; /* weight upload progress (Vulkan), may be NULL */
+    void *progress_user_data;
 } qvk_backend_config;
 
 typedef struct qvk_backend qvk_backend;

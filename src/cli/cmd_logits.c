@@ -8,9 +8,13 @@
 
 qvk_session *cli_create_session(qvk_model *model, const cli_options *options)
 {
+    cli_progress progress = { "device", cli_seconds_now() };
+    qvk_session_options session_options = options->session;
     qvk_session *session;
 
-    if (qvk_session_create(model, &options->session, &session) != QVK_OK) {
+    session_options.progress = cli_draw_progress;
+    session_options.progress_user_data = &progress;
+    if (qvk_session_create(model, &session_options, &session) != QVK_OK) {
         fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());
         return NULL;
     }

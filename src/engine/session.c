@@ -79,6 +79,8 @@ qvk_status qvk_session_create(qvk_model *model, const qvk_session_options *optio
         .n_threads = session->options.n_threads,
         .device_index = session->options.device_index,
         .profile = session->options.profile,
+        .progress = session->options.progress,
+        .progress_user_data = session->options.progress_user_data,
     };
     if (config.n_ctx <= 0)
         config.n_ctx = c->max_position_embeddings < 4096 ? c->max_position_embeddings : 4096;

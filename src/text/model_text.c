@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/file.h"
@@ -68,14 +69,40 @@ qvk_status qvk_detokenize(const qvk_model *model, const int32_t *ids, size_t n_i
                             : status;
 }
 
+/* The offset of the first \u0000 escape inside a JSON string of json, or -1. cJSON decodes it
+ * to a NUL byte, which would silently cut the C string that contains the text there. */
+static long json_nul_escape_offset(const char *json)
+{
+    bool in_string = false;
+
+    for (const char *c = json; *c; c++) {
+        if (*c == '"') {
+            in_string = !in_string;
+        } else if (in_string && *c == '\\') {
+            if (c[1] == 'u' && strncmp(c + 2, "0000", 4) == 0)
+                return (long)(c - json);
+            if (c[1])
+                c++; /* skip the escaped character, which may be a quote */
+        }
+    }
+    return -1;
+}
+
 qvk_status qvk_chat_render(const qvk_model *model, const char *request_json, char **prompt)
 {
+    long nul_offset;
+
     cJSON *request;
     qvk_status status;
 
     if (!model->chat_template)
         return qvk_error(QVK_ERR_INVALID_ARGUMENT, "%s has no chat template (tokenizer_config.json "
                          "with chat_template); pass one with --template FILE", model->dir);
+    nul_offset = json_nul_escape_offset(request_json);
+    if (nul_offset >= 0)
+        return qvk_error(QVK_ERR_INVALID_ARGUMENT, "the chat request contains a NUL character "
+                         "(\\u0000) in a string at byte %ld; remove it, since text sent to the "
+                         "model cannot contain NUL", nul_offset);
     request = cJSON_ParseWithOpts(request_json, NULL, true);
     if (!cJSON_IsObject(request)) {
         cJSON_Delete(request);

@@ -81,7 +81,36 @@ static qvk_status tensor_find(qvk_vk_backend *backend, const qvk_tensor *source,
     if (status != QVK_OK)
         return status;
     *out = &backend->tensors[backend->n_tensors++];
+    backend->uploaded_bytes += source->n_bytes;
+    if (backend->options.progress && backend->weight_bytes > 0)
+        backend->options.progress((float)backend->uploaded_bytes / (float)backend->weight_bytes,
+                                  backend->options.progress_user_data);
     return QVK_OK;
+}
+
+/* Whether an op before index uses tensor as its weight or weight2. */
+static bool weight_seen_before(const qvk_graph *graph, int32_t index, const qvk_tensor *tensor)
+{
+    for (int32_t i = 0; i < index; i++)
+        if (graph->ops[i].weight == tensor || graph->ops[i].weight2 == tensor)
+            return true;
+    return false;
+}
+
+/* Bytes of the distinct weight tensors the graph uses (a tied lm_head counted once). */
+static size_t graph_weight_bytes(const qvk_graph *graph)
+{
+    size_t total = 0;
+
+    for (int32_t i = 0; i < graph->n_ops; i++) {
+        const qvk_op *op = &graph->ops[i];
+        if (op->weight && !weight_seen_before(graph, i, op->weight))
+            total += op->weight->n_bytes;
+        if (op->weight2 && op->weight2 != op->weight &&
+            !weight_seen_before(graph, i, op->weight2))
+            total += op->weight2->n_bytes;
+    }
+    return total;
 }
 
 static qvk_status rows_alloc(qvk_vk_backend *backend, qvk_buffer_id id, qvk_vk_memory_kind kind,
@@ -398,6 +427,8 @@ qvk_status qvk_vk_plan_create(qvk_vk_backend *backend)
         return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int32_t i = 0; i < graph->n_ops && status == QVK_OK; i++)
         status = op_validate(backend, &graph->ops[i], i);
+    backend->weight_bytes = graph_weight_bytes(graph);
+    backend->uploaded_bytes = 0;
     for (int32_t i = 0; i < graph->n_ops && status == QVK_OK; i++) {
         qvk_vk_op_plan *plan = &backend->plans[i];
         plan->op = &graph->ops[i];

@@ -71,6 +71,8 @@ typedef struct qvk_vk_backend {
     qvk_vk_slice dummy;      /* bound to the bindings a kernel does not use */
     VkBufferView dummy_view; /* the dummy as texels, for unused texel bindings (texel layout) */
     VkBufferView dummy_input_view;
+    size_t weight_bytes;     /* of the graph's weights, for upload progress */
+    size_t uploaded_bytes;
     qvk_vk_slice *k_cache;   /* per layer: [n_ctx][n_kv_heads][head_dim] float32 */
     qvk_vk_slice *v_cache;
 
