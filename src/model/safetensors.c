@@ -2,9 +2,11 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include "core/log.h"
 
 #define HEADER_LENGTH_BYTES 8
 
@@ -80,16 +82,13 @@ static qvk_status parse_entry(const qvk_safetensors_file *file, const cJSON *ent
     if (begin != (double)(uint64_t)begin || end != (double)(uint64_t)end)
         return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: data_offsets [%.17g, %.17g] are not "
                          "whole byte offsets", file->path, name, begin, end);
-    /* The kernels read tensors in place as arrays of their dtype. The safetensors serializer
-     * pads the header to 8 bytes and writes tensors by descending dtype size, so every tensor
-     * it writes is aligned to its dtype. */
-    if ((uintptr_t)(data + (uint64_t)begin) % qvk_dtype_size(tensor->dtype) != 0)
-        return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: data at file offset %llu is not aligned "
-                         "to its %s size of %zu bytes; the file is corrupt",
-                         file->path, name,
-                         (unsigned long long)(data - (const uint8_t *)file->mapping.data) +
-                             (unsigned long long)begin,
-                         qvk_dtype_name(tensor->dtype), qvk_dtype_size(tensor->dtype));
+    /* The kernels read tensors as arrays of their dtype. The safetensors serializer writes
+     * tensors by descending dtype size, so each offset is a multiple of its dtype size. Where
+     * the data section itself is not aligned, qvk_safetensors_open copies it. */
+    if ((uint64_t)begin % qvk_dtype_size(tensor->dtype) != 0)
+        return qvk_error(QVK_ERR_FORMAT, "%s: tensor %s: data_offsets begin %.0f is not aligned "
+                         "to its %s size of %zu bytes; the file is corrupt", file->path, name,
+                         begin, qvk_dtype_name(tensor->dtype), qvk_dtype_size(tensor->dtype));
     if ((uint64_t)(end - begin) != n_elements * qvk_dtype_size(tensor->dtype))
         return qvk_error(QVK_ERR_FORMAT,
                          "%s: tensor %s: %.0f data bytes do not match shape × %s size (%llu bytes)",
@@ -120,7 +119,8 @@ static qvk_status check_overlaps(const qvk_safetensors_file *file)
     return QVK_OK;
 }
 
-static qvk_status parse_header(qvk_safetensors_file *file)
+/* Parse and check the header; *data is set to the start of the data section. */
+static qvk_status parse_header(qvk_safetensors_file *file, const uint8_t **data)
 {
     const uint8_t *bytes = file->mapping.data;
     uint64_t header_length = 0;
@@ -137,6 +137,7 @@ static qvk_status parse_header(qvk_safetensors_file *file)
         return qvk_error(QVK_ERR_FORMAT, "%s: header length %llu is past the end of the file "
                          "(%zu bytes); it is truncated or not a safetensors file",
                          file->path, (unsigned long long)header_length, file->mapping.size);
+    *data = bytes + HEADER_LENGTH_BYTES + header_length;
     header = cJSON_ParseWithLength((const char *)bytes + HEADER_LENGTH_BYTES, (size_t)header_length);
     if (!cJSON_IsObject(header)) {
         cJSON_Delete(header);
@@ -165,15 +166,58 @@ static qvk_status parse_header(qvk_safetensors_file *file)
     return check_overlaps(file);
 }
 
+/* The largest dtype size of the file's tensors: the alignment their data needs. */
+static size_t max_dtype_size(const qvk_safetensors_file *file)
+{
+    size_t size = 1;
+
+    for (int32_t i = 0; i < file->n_tensors; i++)
+        if (qvk_dtype_size(file->tensors[i].dtype) > size)
+            size = qvk_dtype_size(file->tensors[i].dtype);
+    return size;
+}
+
+/* Copy the data section into page-aligned anonymous memory, point the tensors there and unmap
+ * the file. Writers that do not pad the header (the format does not require it) leave the data
+ * section at any byte offset, where 16- and 32-bit values cannot be read in place. */
+static qvk_status copy_data_section(qvk_safetensors_file *file, const uint8_t *data)
+{
+    size_t offset = (size_t)(data - (const uint8_t *)file->mapping.data);
+    size_t size = file->mapping.size - offset;
+    uint8_t *copy;
+
+    if (size == 0)
+        return QVK_OK; /* only empty tensors: nothing is read */
+    qvk_log_info("%s: the tensor data starts at byte %zu, which is not a multiple of %zu; copying "
+                 "its %.1f MiB into aligned memory", file->path, offset, max_dtype_size(file),
+                 (double)size / (1 << 20));
+    copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (copy == MAP_FAILED)
+        return qvk_error(QVK_ERR_OUT_OF_MEMORY, "%s: out of memory copying %zu bytes of tensor "
+                         "data to align them", file->path, size);
+    memcpy(copy, data, size);
+    mprotect(copy, size, PROT_READ);
+    for (int32_t i = 0; i < file->n_tensors; i++)
+        file->tensors[i].data = copy + ((const uint8_t *)file->tensors[i].data - data);
+    qvk_file_unmap(&file->mapping);
+    file->mapping.data = copy;
+    file->mapping.size = size;
+    return QVK_OK;
+}
+
 qvk_status qvk_safetensors_open(const char *path, qvk_safetensors_file *file)
 {
+    const uint8_t *data = NULL;
     qvk_status status;
 
     memset(file, 0, sizeof(*file));
     snprintf(file->path, sizeof(file->path), "%s", path);
     status = qvk_file_map(path, &file->mapping);
     if (status == QVK_OK)
-        status = parse_header(file);
+        status = parse_header(file, &data);
+    if (status == QVK_OK && file->n_tensors > 0 &&
+        (uintptr_t)data % max_dtype_size(file) != 0)
+        status = copy_data_section(file, data);
     if (status != QVK_OK)
         qvk_safetensors_close(file);
     return status;

@@ -1,6 +1,8 @@
 /* The safetensors format: an 8-byte little-endian header length N, N bytes of JSON mapping each
  * tensor name to {dtype, shape, data_offsets: [begin, end]} (offsets relative to the byte after
- * the header), then the tensor data. Files are memory-mapped and tensors point into the mapping.
+ * the header), then the tensor data. Files are memory-mapped and tensors point into the mapping,
+ * except where the data section does not start aligned to the tensors' dtypes (an unpadded
+ * header): then it is copied into page-aligned anonymous memory, which `mapping` describes.
  * Supported dtypes: F32, F16, BF16; others are rejected by name. */
 #ifndef QWEN3VK_MODEL_SAFETENSORS_H
 #define QWEN3VK_MODEL_SAFETENSORS_H

@@ -23,7 +23,8 @@ typedef struct qvk_tensor {
     qvk_dtype dtype;
     int32_t n_dims;
     int64_t shape[QVK_TENSOR_MAX_DIMS];
-    const void *data;  /* inside a read-only file mapping, or owned by whoever made the tensor */
+    /* In a read-only file mapping (or its aligned copy), or owned by whoever made the tensor. */
+    const void *data;
     size_t n_bytes;
     const char *file;  /* the file it came from, for messages */
 } qvk_tensor;
