@@ -262,16 +262,23 @@ static qvk_status backend_build(qvk_vk_backend *backend)
 
     bool in_place = !backend->context->staged_weights &&
                     qvk_vk_allocator_has_mapped_device_memory(&backend->allocator);
+    const char *copied = in_place ? "written in place" : "uploaded through staging";
     int32_t n_imported = 0;
+    char weights[128];
+
     for (int32_t i = 0; i < backend->n_tensors; i++)
         n_imported += backend->tensors[i].imported;
-    qvk_log_info("vulkan: %d weight tensors and the buffers ready in %.1f ms (%.1f MiB in use "
-                 "of %.1f MiB allocated, %.1f MiB of host memory imported; %d tensors imported, "
-                 "the others %s)", backend->n_tensors, upload_seconds * 1e3,
+    if (n_imported > 0)
+        snprintf(weights, sizeof(weights), "%d imported from host memory (%.1f MiB), %d %s",
+                 n_imported, (double)backend->allocator.imported_bytes / MIB,
+                 backend->n_tensors - n_imported, copied);
+    else
+        snprintf(weights, sizeof(weights), "all %s", copied);
+    qvk_log_info("vulkan: %d weight tensors and the buffers ready in %.1f ms: %s; %.1f MiB of "
+                 "device memory in use of %.1f MiB allocated", backend->n_tensors,
+                 upload_seconds * 1e3, weights,
                  (double)qvk_vk_allocator_used_bytes(&backend->allocator) / MIB,
-                 (double)qvk_vk_allocator_held_bytes(&backend->allocator) / MIB,
-                 (double)backend->allocator.imported_bytes / MIB, n_imported,
-                 in_place ? "written in place" : "uploaded through staging");
+                 (double)qvk_vk_allocator_held_bytes(&backend->allocator) / MIB);
     if (backend->options.profile && !backend->context->info.timestamps)
         qvk_log_warn("vulkan: the device has no timestamp queries on its compute queue; the "
                      "profile will count dispatches but show no GPU times");

@@ -450,7 +450,7 @@ qvk_status qvk_vk_context_create(const qvk_vk_context_options *options, qvk_vk_c
                  context->use_subgroups ? "subgroup" : "shared-memory",
                  matvec_layout_name(context->matvec_layout),
                  (double)context->max_binding / (1024.0 * 1024.0),
-                 context->host_import ? ", weights imported from host memory" : "");
+                 context->host_import ? ", host memory import for aligned weights" : "");
     *out = context;
     return QVK_OK;
 }
