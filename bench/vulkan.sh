@@ -14,7 +14,7 @@
 #
 # Defaults: --model /tmp/qwen3-4b-random, --build build-bench-vulkan (under the repository),
 # --device: the first Vulkan device, --prompt 64, --decode 8, --runs 3. On lavapipe one round
-# took about a minute on a 2-core Xeon VM.
+# took about a minute on a 2-core VM.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,6 +44,10 @@ while [ $# -gt 0 ]; do
     shift 2
 done
 
+case $runs in
+    '' | *[!0-9]* | 0) echo "bench/vulkan.sh: --runs must be a whole number of 1 or more" >&2; exit 2 ;;
+esac
+
 echo "== build ($build)"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 make -C "$build" -j2 --no-print-directory qwen3vk_cli make_model bench_cpu >/dev/null
@@ -62,19 +66,27 @@ echo "cores: $(nproc), memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 10485
 tokens=$(seq -s, 100 $((100 + prompt - 1)))
 cache=$(mktemp -d)
 log=$(mktemp)
-trap 'rm -rf "$cache" "$log" "$log.time"' EXIT
+trap 'rm -rf "$cache" "$log" "$log.time" "$log.cpu"' EXIT
 
 run=1
 while [ "$run" -le "$runs" ]; do
     echo "== round $run: load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    XDG_CACHE_HOME=$cache /usr/bin/time -v "$build/qwen3vk" run -m "$model" --backend vulkan \
-        --device "$device" --tokens "$tokens" -n $((decode + 1)) --temp 0 --print-ids \
-        --profile --log-level warn 2>&1 >/dev/null | tee "$log.time" |
-        grep -E '^(prompt|decode|startup):' | sed 's/^/vulkan /' | tee -a "$log"
+    if ! XDG_CACHE_HOME=$cache /usr/bin/time -v "$build/qwen3vk" run -m "$model" \
+        --backend vulkan --device "$device" --tokens "$tokens" -n $((decode + 1)) --temp 0 \
+        --print-ids --profile --log-level warn >/dev/null 2>"$log.time"; then
+        grep -v '^[[:space:]]' "$log.time" >&2
+        echo "bench/vulkan.sh: the Vulkan run failed" >&2
+        exit 1
+    fi
+    grep -E '^(prompt|decode|startup):' "$log.time" | sed 's/^/vulkan /' | tee -a "$log"
     awk '/Maximum resident/ { printf "vulkan max RSS: %.2f GB\n", $6 * 1024 / 1e9 }' \
         "$log.time" | tee -a "$log"
-    "$build/bench/bench_cpu" -m "$model" --prompt "$prompt" --decode "$decode" --repeat 1 |
-        grep -E '^(prefill|decode):' | sed 's/^/cpu /' | tee -a "$log"
+    if ! "$build/bench/bench_cpu" -m "$model" --prompt "$prompt" --decode "$decode" \
+        --repeat 1 >"$log.cpu"; then
+        echo "bench/vulkan.sh: the CPU run failed" >&2
+        exit 1
+    fi
+    grep -E '^(prefill|decode):' "$log.cpu" | sed 's/^/cpu /' | tee -a "$log"
     run=$((run + 1))
 done
 
@@ -104,7 +116,9 @@ awk '
         printf "per decode token: %s dispatches, %s barriers; CPU %.3f ms recording + %.3f ms " \
                "submitting of %.1f ms (%.2f%%)\n", dispatches, barriers, record, submit, ms,
                100 * (record + submit) / ms
-        printf "start-up: pipelines %s ms cold, %s ms warm; weights ready in %.1f ms\n",
+        if (warm == "") warm = "n/a (one round)"
+        else warm = warm " ms"
+        printf "start-up: pipelines %s ms cold, %s warm; weights ready in %.1f ms\n",
                cold, warm, weights
         printf "vulkan peak RSS: %.2f GB\n", rss
     }' "$log"

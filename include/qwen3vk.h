@@ -193,7 +193,8 @@ typedef struct qvk_generate_options {
     /* At most this many tokens of reasoning, then "\n</think>\n\n" is inserted and the answer
      * follows; negative for no limit. */
     int32_t reasoning_budget;
-    /* Called as the prompt is evaluated, with the fraction done, when the prompt is long. */
+    /* Called after each forward pass of a prompt that takes more than one (n_batch tokens),
+     * with the fraction done. */
     qvk_progress_callback prompt_progress;
     void *prompt_progress_user_data;
 } qvk_generate_options;

@@ -147,6 +147,57 @@ static void context_fills_during_generation(void)
     qvk_session_destroy(session);
 }
 
+/* The fractions reported while a prompt is evaluated. */
+typedef struct progress_log {
+    int n_calls;
+    float fractions[16];
+} progress_log;
+
+static void record_progress(float fraction, void *user_data)
+{
+    progress_log *log = user_data;
+    if (log->n_calls < 16)
+        log->fractions[log->n_calls] = fraction;
+    log->n_calls++;
+}
+
+/* A 150-token prompt with the default n_batch of 64 takes 3 forward passes, each reported;
+ * a prompt that fits one pass is not. The result is the same as without reports. */
+static void prompt_progress_per_pass(void)
+{
+    qvk_session *session = open_session(512);
+    int32_t prompt[150];
+    qvk_generate_options options = greedy(4);
+    progress_log log = { 0 };
+    qvk_generation reported, plain;
+
+    for (int i = 0; i < 150; i++)
+        prompt[i] = 1000 + i;
+    options.prompt_progress = record_progress;
+    options.prompt_progress_user_data = &log;
+    CHECK(qvk_generate(session, prompt, 150, &options, NULL, NULL, &reported) == QVK_OK);
+    CHECK_INT_EQ(log.n_calls, 3);
+    CHECK(log.fractions[0] == 64.0f / 150.0f);
+    CHECK(log.fractions[1] == 128.0f / 150.0f);
+    CHECK(log.fractions[2] == 1.0f);
+
+    qvk_session_reset(session);
+    options.prompt_progress = NULL;
+    CHECK(qvk_generate(session, prompt, 150, &options, NULL, NULL, &plain) == QVK_OK);
+    CHECK_INT_EQ(plain.n_completion_tokens, reported.n_completion_tokens);
+    CHECK(memcmp(plain.ids, reported.ids, (size_t)plain.n_completion_tokens * sizeof(int32_t)) == 0);
+    qvk_generation_free(&plain);
+
+    log.n_calls = 0;
+    qvk_session_reset(session);
+    options.prompt_progress = record_progress;
+    CHECK(qvk_generate(session, prompt, 64, &options, NULL, NULL, &plain) == QVK_OK);
+    CHECK_INT_EQ(log.n_calls, 0);
+    qvk_generation_free(&reported);
+    qvk_generation_free(&plain);
+    qvk_session_destroy(session);
+}
+
 static void invalid_utf8_prompt_rejected(void)
 {
     int32_t *ids = NULL;
@@ -170,6 +221,7 @@ int main(void)
     RUN_TEST(prompt_longer_than_context);
     RUN_TEST(context_fills_during_generation);
     RUN_TEST(invalid_utf8_prompt_rejected);
+    RUN_TEST(prompt_progress_per_pass);
     qvk_model_destroy(model);
     return test_finish();
 }

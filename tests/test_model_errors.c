@@ -621,6 +621,34 @@ static void safetensors_misaligned_offset(void)
                         NEEDLES("model.safetensors", "model.norm.weight", "not aligned"));
 }
 
+/* Infinite norm weights make every logit NaN, which must be an error, not a sampled token. */
+static void weights_infinite(void)
+{
+    model_copy copy = { 0 };
+    const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(source_header, "model.norm.weight"), "data_offsets");
+    uint64_t header_length = copy_create(&copy, NULL, NULL, 0);
+    uint8_t infinity[128];
+    char path[256];
+    int fd;
+
+    CHECK(header_length != 0);
+    for (size_t i = 0; i < sizeof(infinity); i += 2) {
+        infinity[i] = 0x80; /* bf16 +infinity is 0x7f80, little-endian */
+        infinity[i + 1] = 0x7f;
+    }
+    copy_path(&copy, "model.safetensors", path, sizeof(path));
+    fd = open(path, O_WRONLY);
+    CHECK(fd >= 0);
+    CHECK(pwrite(fd, infinity, sizeof(infinity),
+                 (off_t)(8 + header_length +
+                         (uint64_t)cJSON_GetArrayItem(offsets, 0)->valuedouble)) ==
+          (ssize_t)sizeof(infinity));
+    close(fd);
+    expect_load_error(&copy, NEEDLES("NaN or infinite", "model files"));
+    copy_remove(&copy);
+}
+
 static void safetensors_dtype_i32(void)
 {
     cJSON *header = header_copy();
@@ -1145,6 +1173,7 @@ int main(void)
     RUN_TEST(safetensors_begin_after_end);
     RUN_TEST(safetensors_negative_offset);
     RUN_TEST(safetensors_misaligned_offset);
+    RUN_TEST(weights_infinite);
     RUN_TEST(safetensors_dtype_i32);
     RUN_TEST(safetensors_dtype_f64);
     RUN_TEST(safetensors_dtype_missing);

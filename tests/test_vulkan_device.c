@@ -133,8 +133,8 @@ static void cache_larger_than_binding(void)
     /* 1024 positions × 2 heads × 32 floats × 4 bytes = 256 KiB per layer. */
     CHECK_INT_EQ(qvk_vk_backend_create(&graph, &backend_config, &options, &backend),
                  QVK_ERR_UNSUPPORTED);
-    CHECK(strstr(qvk_last_error(), "n_ctx 1024") != NULL);
-    CHECK(strstr(qvk_last_error(), "use n_ctx <= 256") != NULL);
+    CHECK(strstr(qvk_last_error(), "a context of 1024 tokens") != NULL);
+    CHECK(strstr(qvk_last_error(), "(--ctx, n_ctx) of at most 256") != NULL);
 }
 
 /* An allocation the device cannot make fails with the size and memory kind in the message. */

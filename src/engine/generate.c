@@ -226,9 +226,6 @@ static qvk_status append_text(const qvk_model *model, const char *text, const in
     return QVK_OK;
 }
 
-/* Tokens per progress report while a long prompt is evaluated. */
-#define PROMPT_PROGRESS_CHUNK 256
-
 /* Evaluate the part of the prompt that is not in the KV cache yet. At least the last prompt
  * token is always evaluated, because its logits choose the first generated token. */
 static qvk_status eval_prompt(qvk_session *session, const qvk_generate_options *options,
@@ -246,10 +243,13 @@ static qvk_status eval_prompt(qvk_session *session, const qvk_generate_options *
         n_common++;
     qvk_session_truncate(session, n_common);
     *n_cached = n_common;
-    if (!options->prompt_progress || n_prompt - n_common <= 2 * PROMPT_PROGRESS_CHUNK)
+    /* With progress reports, the prompt is evaluated one forward pass (n_batch tokens) at a
+     * time, which is how qvk_session_eval splits it anyway, with a report after each. */
+    int32_t chunk = qvk_session_batch_size(session);
+    if (!options->prompt_progress || n_prompt - n_common <= chunk)
         return qvk_session_eval(session, prompt + n_common, n_prompt - n_common, false, logits);
     for (int32_t done = n_common; done < n_prompt;) {
-        int32_t n = n_prompt - done < PROMPT_PROGRESS_CHUNK ? n_prompt - done : PROMPT_PROGRESS_CHUNK;
+        int32_t n = n_prompt - done < chunk ? n_prompt - done : chunk;
         qvk_status status = qvk_session_eval(session, prompt + done, n, false, logits);
         if (status != QVK_OK)
             return status;

@@ -1,5 +1,6 @@
 /* A session: the graph of a model, the backend that runs it, and the position in the context.
  * Long prompts are split into steps of n_batch tokens. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,6 +147,27 @@ static qvk_status reserve_logits(qvk_session *session, int32_t rows)
     return QVK_OK;
 }
 
+/* Fail on the first NaN or infinite logit of rows × vocab, the first row at position first.
+ * Finite weights and inputs give finite logits, so one means corrupt weights; without the check
+ * sampling would silently pick from garbage. */
+static qvk_status check_finite(const float *logits, int32_t rows, size_t vocab, int32_t first)
+{
+    for (int32_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < vocab; i++) {
+            float value = logits[(size_t)r * vocab + i];
+            const char *name = "NaN";
+
+            if (isfinite(value))
+                continue;
+            if (isinf(value))
+                name = value > 0 ? "+infinity" : "-infinity";
+            return qvk_error(QVK_ERR_FORMAT, "the logit of token %zu at position %d is %s: the "
+                             "model's weights contain NaN or infinite values; check or download "
+                             "the model files again", i, first + r, name);
+        }
+    return QVK_OK;
+}
+
 qvk_status qvk_session_eval(qvk_session *session, const int32_t *tokens, int32_t n_tokens,
                             bool all_logits, const float **logits)
 {
@@ -174,6 +196,8 @@ qvk_status qvk_session_eval(qvk_session *session, const int32_t *tokens, int32_t
          * row, which is written and then overwritten. */
         float *out = session->logits + (all_logits ? (size_t)done * vocab : 0);
         status = session->backend->vtable->forward(session->backend, &step, out);
+        if (status == QVK_OK)
+            status = check_finite(out, step.n_out, vocab, session->position + n - step.n_out);
         if (status != QVK_OK)
             return status;
         memcpy(session->tokens + session->position, step.tokens, (size_t)n * sizeof(int32_t));
@@ -203,6 +227,11 @@ void qvk_session_truncate(qvk_session *session, int32_t n_tokens)
 qvk_model *qvk_session_model(const qvk_session *session)
 {
     return session->model;
+}
+
+int32_t qvk_session_batch_size(const qvk_session *session)
+{
+    return session->options.n_batch;
 }
 
 int32_t qvk_session_position(const qvk_session *session)

@@ -19,11 +19,9 @@ qvk_status qvk_model_load_text(qvk_model *model)
     qvk_status status;
 
     snprintf(path, sizeof(path), "%s/tokenizer.json", model->dir);
-    if (access(path, F_OK) != 0) {
+    if (access(path, F_OK) != 0)
         qvk_log_warn("%s not found: only token ids can be used with this model", path);
-        return QVK_OK;
-    }
-    if ((status = qvk_tokenizer_load(path, &model->tokenizer)) != QVK_OK)
+    else if ((status = qvk_tokenizer_load(path, &model->tokenizer)) != QVK_OK)
         return status;
     snprintf(path, sizeof(path), "%s/tokenizer_config.json", model->dir);
     if (access(path, F_OK) != 0)
@@ -32,8 +30,10 @@ qvk_status qvk_model_load_text(qvk_model *model)
         qvk_log_warn("%s; chats need a template file (--template)", qvk_last_error());
     else if (status != QVK_OK)
         return status;
-    qvk_log_debug("tokenizer (%d tokens) and chat template loaded in %.0f ms",
-                  qvk_tokenizer_vocab_size(model->tokenizer), (qvk_time_seconds() - start) * 1e3);
+    if (model->tokenizer)
+        qvk_log_debug("tokenizer (%d tokens) and chat template loaded in %.0f ms",
+                      qvk_tokenizer_vocab_size(model->tokenizer),
+                      (qvk_time_seconds() - start) * 1e3);
     return QVK_OK;
 }
 

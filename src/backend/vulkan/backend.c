@@ -274,9 +274,10 @@ static qvk_status backend_build(qvk_vk_backend *backend)
                  backend->n_tensors - n_imported, copied);
     else
         snprintf(weights, sizeof(weights), "all %s", copied);
-    qvk_log_info("vulkan: %d weight tensors and the buffers ready in %.1f ms: %s; %.1f MiB of "
-                 "device memory in use of %.1f MiB allocated", backend->n_tensors,
-                 upload_seconds * 1e3, weights,
+    qvk_log_info("vulkan: %d weight tensors and the buffers ready in %.1f ms: %s; KV cache "
+                 "%d tokens, %.1f MiB; %.1f MiB of device memory in use of %.1f MiB allocated",
+                 backend->n_tensors, upload_seconds * 1e3, weights, backend->options.n_ctx,
+                 2.0 * (double)backend->config.n_layers * (double)backend->k_cache[0].size / MIB,
                  (double)qvk_vk_allocator_used_bytes(&backend->allocator) / MIB,
                  (double)qvk_vk_allocator_held_bytes(&backend->allocator) / MIB);
     if (backend->options.profile && !backend->context->info.timestamps)

@@ -131,11 +131,12 @@ static qvk_status rows_alloc(qvk_vk_backend *backend, qvk_buffer_id id, qvk_vk_m
         out->rows_per_chunk = out->rows;
     out->n_chunks = (int32_t)((out->rows + out->rows_per_chunk - 1) / out->rows_per_chunk);
     if (out->n_chunks > 1 && id != QVK_BUF_LOGITS)
-        return qvk_error(QVK_ERR_UNSUPPORTED, "n_batch %d rows of the %s buffer (%.1f MiB) "
-                         "exceed the device's binding limit of %.1f MiB; use n_batch <= %lld",
-                         backend->options.n_batch, qvk_buffer_name(id),
-                         (double)out->rows * (double)row_bytes / MIB,
-                         (double)backend->context->max_binding / MIB,
+        return qvk_error(QVK_ERR_UNSUPPORTED, "a batch of %d tokens needs %llu bytes for the "
+                         "%s buffer, above the device's binding limit of %llu bytes; use a "
+                         "batch size (--batch, n_batch) of at most %lld",
+                         backend->options.n_batch,
+                         (unsigned long long)((uint64_t)out->rows * row_bytes),
+                         qvk_buffer_name(id), (unsigned long long)backend->context->max_binding,
                          (long long)out->rows_per_chunk);
     out->chunks = calloc((size_t)out->n_chunks, sizeof(*out->chunks));
     if (!out->chunks)
@@ -162,10 +163,11 @@ static qvk_status caches_alloc(qvk_vk_backend *backend)
 
     if (bytes > backend->context->max_binding) {
         uint64_t row = bytes / (uint64_t)backend->options.n_ctx;
-        return qvk_error(QVK_ERR_UNSUPPORTED, "n_ctx %d needs %.1f MiB of K cache per layer, "
-                         "above the device's binding limit of %.1f MiB; use n_ctx <= %llu",
-                         backend->options.n_ctx, (double)bytes / MIB,
-                         (double)backend->context->max_binding / MIB,
+        return qvk_error(QVK_ERR_UNSUPPORTED, "a context of %d tokens needs %llu bytes of K "
+                         "cache per layer, above the device's binding limit of %llu bytes; use "
+                         "a context size (--ctx, n_ctx) of at most %llu",
+                         backend->options.n_ctx, (unsigned long long)bytes,
+                         (unsigned long long)backend->context->max_binding,
                          (unsigned long long)(backend->context->max_binding / row));
     }
     backend->k_cache = calloc((size_t)config->n_layers, sizeof(*backend->k_cache));

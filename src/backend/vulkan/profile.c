@@ -175,7 +175,7 @@ size_t qvk_vk_profiler_report(const qvk_vk_profiler *profiler, char *out, size_t
     report_totals(&profiler->prompt, "prompt", out, out_size, &length);
     report_totals(&profiler->decode, "decode", out, out_size, &length);
     append(out, out_size, &length,
-           "startup: pipelines %.1f ms (%s pipeline cache), weights uploaded in %.1f ms\n",
+           "startup: pipelines %.1f ms (%s pipeline cache), weights ready in %.1f ms\n",
            profiler->pipeline_seconds * 1e3, profiler->pipeline_cache_warm ? "warm" : "cold",
            profiler->upload_seconds * 1e3);
     return length;
