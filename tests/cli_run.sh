@@ -40,6 +40,36 @@ check "think budget gives content" grep -vq '"content":""' "$work/json"
 "$bin" run -m "$model" --backend cpu -n 20 --seed 3 --think --think-budget 8 "Hello" >"$work/out" 2>/dev/null
 check "reasoning is framed" grep -q "done thinking" "$work/out"
 
+# Reasoning that -n cuts off is not framed as finished.
+"$bin" run -m "$model" --backend cpu -n 5 --seed 3 --think "Hi" >"$work/out" 2>/dev/null
+check "cut reasoning says so" grep -q "thinking cut off at the token limit (-n 5)" "$work/out"
+check "cut reasoning is not done" test "$(grep -c "done thinking" "$work/out")" -eq 0
+
+# A warning while the reply is mid-line, with both streams in one file, starts a line of its own.
+"$bin" run -m "$model" --backend cpu --ctx 14 -n 30 --seed 3 --think "Hi" >"$work/out" 2>&1
+check "context full warning starts a line" grep -q "^qwen3vk warn: the context of 14 tokens is full" "$work/out"
+check "context full cuts the reasoning" grep -q "thinking cut off: the context is full" "$work/out"
+
+# The decode speed leaves out the first token, which the prompt step produces. Without a
+# decode step there is no speed.
+"$bin" run -m "$model" --backend cpu -n 1 --seed 3 --no-think "Hi" >/dev/null 2>"$work/err"
+check "one token has no decode speed" grep -q "generated: 1 token, finish" "$work/err"
+"$bin" run -m "$model" --backend cpu -n 1 --seed 3 --json --no-think "Hi" >"$work/json" 2>/dev/null
+check "one token has no predicted tokens" grep -q '"predicted_n":0,' "$work/json"
+check "one token has no predicted speed" grep -q '"predicted_per_second":null' "$work/json"
+"$bin" run -m "$model" --backend cpu -n 6 --seed 3 --json --no-think "Hi" >"$work/json" 2>/dev/null
+completion=$(sed -n 's/.*"completion_tokens":\([0-9]*\).*/\1/p' "$work/json")
+predicted=$(sed -n 's/.*"predicted_n":\([0-9]*\).*/\1/p' "$work/json")
+check "predicted tokens exclude the first" test "$predicted" -eq "$((completion - 1))"
+check "predicted speed is a number" grep -q '"predicted_per_second":[0-9]' "$work/json"
+
+# --print-ids prints the generated ids in place of the text.
+"$bin" run -m "$model" --backend cpu -n 3 --seed 3 --print-ids "Hi" >"$work/out" 2>/dev/null
+check "print-ids prints ids" grep -qx '[0-9]*,[0-9]*,[0-9]*' "$work/out"
+
+# --tokens continues the ids greedily, so --temp 0 is allowed with it.
+check "tokens with temp 0" test "$("$bin" run -m "$model" --backend cpu --tokens 100,200 -n 3 --temp 0 2>/dev/null | tr , '\n' | wc -l)" -eq 3
+
 # chat: history across turns (the second turn reuses the cached prompt), the thinking switches,
 # /reset and /exit.
 printf 'Hi\n/no_think\nAnd then?\n/reset\n/think\nHello\n/exit\n' |
@@ -49,6 +79,19 @@ check "chat answers three turns" test "$(grep -c "generated: 6 tokens" "$work/ch
 check "chat reuses the cached history" grep -q "prompt: [0-9]* tokens ([0-9]* new" "$work/chat.err"
 check "chat switches thinking off" grep -q "thinking off" "$work/chat.err"
 check "chat clears history" grep -q "history cleared" "$work/chat.err"
+
+# chat: a line with a NUL byte or invalid UTF-8 is rejected and the chat goes on.
+printf 'a\0b\nhi\xff\nHello\n' |
+    "$bin" chat -m "$model" --backend cpu -n 2 --seed 2 >/dev/null 2>"$work/chat.err"
+check "chat with bad lines exits 0" test $? -eq 0
+check "chat rejects a NUL byte" grep -q "the message contains a NUL byte at byte 1" "$work/chat.err"
+check "chat rejects invalid UTF-8" grep -q "the message is not valid UTF-8 (byte 2 is 0xFF)" "$work/chat.err"
+check "chat answers after bad lines" test "$(grep -c "generated: 2 tokens" "$work/chat.err")" -eq 1
+
+# chat: when the history fills the context, the message points to /reset.
+printf 'Hello there\nAgain\n' |
+    "$bin" chat -m "$model" --backend cpu --ctx 40 -n 30 --seed 1 --no-think >/dev/null 2>"$work/chat.err"
+check "full chat suggests /reset" grep -q "/reset clears it" "$work/chat.err"
 
 # tokenize: ids as a JSON array, identical to the Hugging Face tokenizer's.
 printf 'Hello world' | "$bin" tokenize -m "$model" >"$work/ids" 2>/dev/null
@@ -78,7 +121,7 @@ expect_error() { # expect_error NAME PATTERN COMMAND...
     local status=$?
     check "$name fails" test "$status" -ne 0
     check "$name does not crash" test "$status" -lt 128
-    check "$name names the problem" grep -q "$pattern" "$work/bad.err"
+    check "$name names the problem" grep -q -e "$pattern" "$work/bad.err"
 }
 expect_error "invalid UTF-8 prompt" "UTF-8" "$bin" run -m "$model" --backend cpu "$(printf 'caf\xc3')"
 expect_error "prompt longer than the context" "context" "$bin" run -m "$model" --backend cpu --ctx 8 "a long prompt that does not fit eight tokens of context"
@@ -98,6 +141,23 @@ expect_error "template syntax error" "line" bash -c "echo '{% if %}' > '$work/t.
 expect_error "NUL in message content" "NUL character" bash -c "printf '%s' '{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\"}]}' | '$bin' template -m '$model'"
 expect_error "request not JSON" "JSON" bash -c "echo 'not json' | '$bin' template -m '$model'"
 expect_error "unknown command" "unknown command" "$bin" frobnicate
+expect_error "invalid UTF-8 on tokenize stdin" "UTF-8" bash -c "printf 'hi\\xff' | '$bin' tokenize -m '$model'"
+expect_error "invalid UTF-8 stop text" "the --stop text is not valid UTF-8" "$bin" run -m "$model" --stop "$(printf 'x\xff')" "Hi"
+expect_error "tokens with temp" "--temp does not apply to --tokens" "$bin" run -m "$model" --tokens 100,200 --temp 1.5
+expect_error "tokens with json" "--json does not apply to --tokens" "$bin" run -m "$model" --tokens 100,200 --json
+expect_error "tokens with stop" "--stop does not apply to --tokens" "$bin" run -m "$model" --tokens 100,200 --stop x
+expect_error "think and no-think" "--think and --no-think" "$bin" run -m "$model" --think --no-think "Hi"
+expect_error "print-ids and json" "--print-ids and --json" "$bin" run -m "$model" --print-ids --json "Hi"
+expect_error "device with the CPU backend" "does not apply to --backend cpu" "$bin" run -m "$model" --backend cpu --device 0 "Hi"
+check "tokens with temp is a usage error" test "$("$bin" run -m "$model" --tokens 1 -n 2 --temp 1 >/dev/null 2>&1; echo $?)" -eq 2
+
+# A full output is an error, not a success.
+if [ -w /dev/full ]; then
+    expect_error "run to a full output" "cannot write the output: No space left" bash -c "'$bin' run -m '$model' --backend cpu -n 2 Hi >/dev/full"
+    expect_error "json to a full output" "cannot write the output" bash -c "'$bin' run -m '$model' --backend cpu -n 2 --json Hi >/dev/full"
+    expect_error "tokenize to a full output" "cannot write the output" bash -c "'$bin' tokenize -m '$model' Hi >/dev/full"
+    expect_error "help to a full output" "cannot write the output" bash -c "'$bin' --help >/dev/full"
+fi
 
 # Without any Vulkan driver, auto falls back to the CPU with the reason, and an explicit
 # --backend vulkan fails.

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "cli/commands.h"
 #include "cli/generation.h"
@@ -43,7 +44,7 @@ int cli_run_tokens(const cli_options *options)
     for (int32_t i = 0; ok && i < options->n_predict; i++) {
         token = argmax(logits, vocab);
         printf("%s%d", i ? "," : "", token);
-        fflush(stdout);
+        cli_flush_output();
         if (i + 1 < options->n_predict && qvk_session_eval(session, &token, 1, false, &logits) != QVK_OK)
             ok = 0;
     }
@@ -86,14 +87,19 @@ int cli_run(const cli_options *options)
         fprintf(stderr, "qwen3vk run: give either --tokens or a prompt, not both\n");
         return 2;
     }
+    if (options->tokens && options->text_generation_flag) {
+        fprintf(stderr, "qwen3vk run: --%s does not apply to --tokens, which continues the ids "
+                "greedily and prints ids; drop --%s\n", options->text_generation_flag,
+                options->text_generation_flag);
+        return 2;
+    }
     if (options->tokens)
         return cli_run_tokens(options);
     if (!options->prompt) {
         fprintf(stderr, "qwen3vk run: missing the prompt; usage: qwen3vk run -m DIR \"prompt\"\n");
         return 2;
     }
-    if (!cli_check_utf8("the prompt", options->prompt) ||
-        (options->system_prompt && !cli_check_utf8("the --system text", options->system_prompt)))
+    if (!cli_check_text("the prompt", options->prompt, strlen(options->prompt)))
         return 2;
     if (!(session = open_model(options, &model)))
         return 1;
@@ -102,7 +108,8 @@ int cli_run(const cli_options *options)
         cli_add_message(messages, "system", options->system_prompt);
     cli_add_message(messages, "user", options->prompt);
     request = cli_chat_request(messages, options->thinking);
-    status = cli_generate_reply(session, model, request, options, options->thinking, &generation);
+    status = cli_generate_reply(session, model, request, options, options->thinking,
+                                &generation) == QVK_OK ? 0 : 1;
     if (status == 0)
         qvk_generation_free(&generation);
     print_profile(session, options);
@@ -152,23 +159,30 @@ static void add_reply(cJSON *messages, const qvk_generation *generation)
     cJSON_AddItemToArray(messages, message);
 }
 
+/* Read one line of stdin without its line break into *line; returns its length, or -1 at the
+ * end of the input. */
+static ssize_t read_line(char **line, size_t *capacity)
+{
+    ssize_t length = getline(line, capacity, stdin);
+
+    while (length > 0 && ((*line)[length - 1] == '\n' || (*line)[length - 1] == '\r'))
+        (*line)[--length] = '\0';
+    return length;
+}
+
 int cli_chat(const cli_options *options)
 {
     qvk_model *model;
     qvk_session *session = open_model(options, &model);
     cJSON *messages = cJSON_CreateArray();
     int thinking = options->thinking;
-    char line[65536];
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t length;
 
     if (!session) {
         cJSON_Delete(messages);
         return 1;
-    }
-    if (options->system_prompt && !cli_check_utf8("the --system text", options->system_prompt)) {
-        cJSON_Delete(messages);
-        qvk_session_destroy(session);
-        qvk_model_destroy(model);
-        return 2;
     }
     if (options->system_prompt)
         cli_add_message(messages, "system", options->system_prompt);
@@ -176,13 +190,13 @@ int cli_chat(const cli_options *options)
     for (;;) {
         qvk_generation generation;
         cJSON *request;
+        qvk_status status;
         int command;
 
         fprintf(stderr, ">>> ");
-        if (!fgets(line, sizeof(line), stdin))
+        if ((length = read_line(&line, &capacity)) < 0)
             break;
-        line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] == '\0' || !cli_check_utf8("the message", line))
+        if (length == 0 || !cli_check_text("the message", line, (size_t)length))
             continue;
         if ((command = chat_command(line, &messages, &thinking, options)) != 0) {
             if (command < 0)
@@ -191,14 +205,21 @@ int cli_chat(const cli_options *options)
         }
         cli_add_message(messages, "user", line);
         request = cli_chat_request(messages, thinking);
-        if (cli_generate_reply(session, model, request, options, thinking, &generation) == 0) {
+        status = cli_generate_reply(session, model, request, options, thinking, &generation);
+        if (status == QVK_OK) {
+            if (strcmp(generation.finish_reason, "context_full") == 0)
+                status = QVK_ERR_CONTEXT_FULL;
             add_reply(messages, &generation);
             qvk_generation_free(&generation);
         } else {
             cJSON_DeleteItemFromArray(messages, cJSON_GetArraySize(messages) - 1);
         }
+        /* Every later turn re-sends the whole history, so only /reset makes room again. */
+        if (status == QVK_ERR_CONTEXT_FULL)
+            fprintf(stderr, "the chat history fills the context; /reset clears it\n");
         cJSON_Delete(request);
     }
+    free(line);
     print_profile(session, options);
     cJSON_Delete(messages);
     qvk_session_destroy(session);

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include <utf8proc.h>
 
 #include "cli/generation.h"
 
@@ -45,25 +44,6 @@ qvk_generate_options cli_generate_options(const qvk_model *model, const cli_opti
     return g;
 }
 
-bool cli_check_utf8(const char *what, const char *text)
-{
-    const utf8proc_uint8_t *bytes = (const utf8proc_uint8_t *)text;
-    size_t length = strlen(text), offset = 0;
-
-    while (offset < length) {
-        utf8proc_int32_t codepoint;
-        utf8proc_ssize_t n = utf8proc_iterate(bytes + offset, (utf8proc_ssize_t)(length - offset),
-                                              &codepoint);
-        if (n < 0) {
-            fprintf(stderr, "qwen3vk: %s is not valid UTF-8 (byte %zu is 0x%02X); convert it to "
-                    "UTF-8\n", what, offset, bytes[offset]);
-            return false;
-        }
-        offset += (size_t)n;
-    }
-    return true;
-}
-
 cJSON *cli_chat_request(const cJSON *messages, int thinking)
 {
     cJSON *request = cJSON_CreateObject();
@@ -86,10 +66,37 @@ void cli_add_message(cJSON *messages, const char *role, const char *content)
 }
 
 typedef struct stream_printer {
-    bool terminal;
+    bool terminal;         /* stdout is a terminal, so the reasoning is dimmed */
+    bool shares_stderr;    /* stdout and stderr are one file, e.g. the same terminal */
     qvk_text_kind last_kind;
     bool started;
+    bool line_open;        /* the last line of the reply has no line break yet */
 } stream_printer;
+
+/* Return whether stdout and stderr are one file: the same terminal, or joined by 2>&1. */
+static bool stdout_shares_stderr(void)
+{
+    struct stat out, err;
+
+    return fstat(STDOUT_FILENO, &out) == 0 && fstat(STDERR_FILENO, &err) == 0 &&
+           out.st_dev == err.st_dev && out.st_ino == err.st_ino;
+}
+
+static bool in_reasoning(const stream_printer *printer)
+{
+    return printer->started && printer->last_kind == QVK_TEXT_REASONING;
+}
+
+/* End the reply's open line before a message goes to stderr, which would otherwise continue
+ * that line where both streams are one file. */
+static void end_reply_line(stream_printer *printer)
+{
+    if (printer->shares_stderr && printer->line_open) {
+        printf("\n");
+        cli_flush_output();
+        printer->line_open = false;
+    }
+}
 
 /* Reasoning is dimmed on a terminal and framed by "Thinking..." / "...done thinking." lines
  * everywhere, so it stays apart from the answer in a pipe too. */
@@ -99,18 +106,73 @@ static bool print_piece(qvk_text_kind kind, const char *text, size_t length, voi
 
     if (!printer->started && kind == QVK_TEXT_REASONING)
         printf("%sThinking...\n", printer->terminal ? ANSI_DIM : "");
-    if (printer->started && printer->last_kind == QVK_TEXT_REASONING && kind == QVK_TEXT_CONTENT)
+    if (in_reasoning(printer) && kind == QVK_TEXT_CONTENT)
         printf("\n...done thinking.%s\n\n", printer->terminal ? ANSI_RESET : "");
     printer->started = true;
     printer->last_kind = kind;
     fwrite(text, 1, length, stdout);
-    fflush(stdout);
+    if (length > 0)
+        printer->line_open = text[length - 1] != '\n';
+    cli_flush_output();
     return true;
+}
+
+/* Print a log line of the library during generation (a qvk_log_callback taking the
+ * stream_printer) on a line of its own, not dimmed with the reasoning. */
+static void print_log_line(qvk_log_level level, const char *line, void *user_data)
+{
+    static const char *const level_names[] = { "debug", "info", "warn", "error", "off" };
+    stream_printer *printer = user_data;
+    bool dimmed = printer->terminal && printer->shares_stderr && in_reasoning(printer);
+
+    end_reply_line(printer);
+    if (dimmed) {
+        fputs(ANSI_RESET, stdout);
+        cli_flush_output();
+    }
+    fprintf(stderr, "qwen3vk %s: %s\n", level_names[level], line);
+    if (dimmed) {
+        fputs(ANSI_DIM, stdout);
+        cli_flush_output();
+    }
+}
+
+/* Print the line that closes reasoning with no content after it, saying why the reasoning
+ * ended, and end the dimming on a terminal. */
+static void print_reasoning_end(const stream_printer *printer, const qvk_generation *g,
+                                const cli_options *options)
+{
+    const char *reset = printer->terminal ? ANSI_RESET : "";
+
+    if (strcmp(g->finish_reason, "length") == 0)
+        printf("\n...thinking cut off at the token limit (-n %d).%s\n", options->n_predict, reset);
+    else if (strcmp(g->finish_reason, "context_full") == 0)
+        printf("\n...thinking cut off: the context is full.%s\n", reset);
+    else
+        printf("\n...done thinking.%s\n", reset);
+}
+
+/* Count the tokens that decode steps produced. The first generated token is sampled from the
+ * prompt's logits, so generation_seconds, the time after the prompt, is spent on the steps that
+ * produce the others. A reply ended by an end-of-turn token took one more step, for a token that
+ * is not counted, and the tokens that --think-budget inserts share one step. */
+static int32_t decoded_tokens(const qvk_generation *g)
+{
+    return g->n_completion_tokens > 1 ? g->n_completion_tokens - 1 : 0;
+}
+
+/* Return the decode speed in tokens per second, or a negative value without a decode step. */
+static double decode_speed(const qvk_generation *g)
+{
+    int32_t decoded = decoded_tokens(g);
+    return decoded > 0 && g->generation_seconds > 0 ? decoded / g->generation_seconds : -1.0;
 }
 
 static void print_json(const qvk_generation *g)
 {
     cJSON *root = cJSON_CreateObject(), *usage, *timings;
+    int32_t evaluated = g->n_prompt_tokens - g->n_cached_tokens;
+    double speed = decode_speed(g);
 
     cJSON_AddStringToObject(root, "reasoning_content", g->reasoning_content);
     cJSON_AddStringToObject(root, "content", g->content);
@@ -121,13 +183,19 @@ static void print_json(const qvk_generation *g)
     cJSON_AddNumberToObject(usage, "prompt_tokens", g->n_prompt_tokens);
     cJSON_AddNumberToObject(usage, "completion_tokens", g->n_completion_tokens);
     cJSON_AddNumberToObject(usage, "total_tokens", g->n_prompt_tokens + g->n_completion_tokens);
+    /* Each rate is its count over its time: prompt_n new prompt tokens in prompt_ms, and
+     * predicted_n tokens from decode steps in predicted_ms (null without a decode step). */
     timings = cJSON_AddObjectToObject(root, "timings");
+    cJSON_AddNumberToObject(timings, "prompt_n", evaluated);
     cJSON_AddNumberToObject(timings, "prompt_ms", g->prompt_seconds * 1e3);
     cJSON_AddNumberToObject(timings, "prompt_per_second",
-                            g->prompt_seconds > 0 ? (g->n_prompt_tokens - g->n_cached_tokens) / g->prompt_seconds : 0);
+                            g->prompt_seconds > 0 ? evaluated / g->prompt_seconds : 0);
+    cJSON_AddNumberToObject(timings, "predicted_n", decoded_tokens(g));
     cJSON_AddNumberToObject(timings, "predicted_ms", g->generation_seconds * 1e3);
-    cJSON_AddNumberToObject(timings, "predicted_per_second",
-                            g->generation_seconds > 0 ? g->n_completion_tokens / g->generation_seconds : 0);
+    if (speed >= 0)
+        cJSON_AddNumberToObject(timings, "predicted_per_second", speed);
+    else
+        cJSON_AddNullToObject(timings, "predicted_per_second");
     char *text = cJSON_PrintUnformatted(root);
     if (text)
         puts(text);
@@ -135,23 +203,37 @@ static void print_json(const qvk_generation *g)
     cJSON_Delete(root);
 }
 
+static void print_ids(const qvk_generation *g)
+{
+    for (int32_t i = 0; i < g->n_completion_tokens; i++)
+        printf("%s%d", i ? "," : "", g->ids[i]);
+    printf("\n");
+}
+
 static void print_stats(const qvk_generation *g, const qvk_session *session)
 {
     int32_t evaluated = g->n_prompt_tokens - g->n_cached_tokens;
-    fprintf(stderr, "prompt: %d tokens (%d new, %.1f tok/s), generated: %d tokens (%.1f tok/s), "
+    double speed = decode_speed(g);
+    char speed_text[32] = "";
+
+    if (speed >= 0)
+        snprintf(speed_text, sizeof(speed_text), " (%.1f tok/s)", speed);
+    fprintf(stderr, "prompt: %d tokens (%d new, %.1f tok/s), generated: %d token%s%s, "
             "finish: %s, backend: %s\n", g->n_prompt_tokens, evaluated,
             g->prompt_seconds > 0 ? evaluated / g->prompt_seconds : 0.0, g->n_completion_tokens,
-            g->generation_seconds > 0 ? g->n_completion_tokens / g->generation_seconds : 0.0,
-            g->finish_reason, qvk_session_backend_name(session));
+            g->n_completion_tokens == 1 ? "" : "s", speed_text, g->finish_reason,
+            qvk_session_backend_name(session));
 }
 
-int cli_generate_reply(qvk_session *session, qvk_model *model, const cJSON *request,
-                       const cli_options *options, int thinking, qvk_generation *generation)
+qvk_status cli_generate_reply(qvk_session *session, qvk_model *model, const cJSON *request,
+                              const cli_options *options, int thinking, qvk_generation *generation)
 {
     char *request_text = cJSON_PrintUnformatted(request), *prompt = NULL;
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    stream_printer printer = { .terminal = isatty(STDOUT_FILENO) };
+    stream_printer printer = { .terminal = isatty(STDOUT_FILENO),
+                               .shares_stderr = stdout_shares_stderr() };
+    bool stream = !options->json && !options->print_ids;
     qvk_generate_options g = cli_generate_options(model, options, thinking);
     cli_progress progress = { "prompt", cli_seconds_now() };
     qvk_status status;
@@ -164,31 +246,42 @@ int cli_generate_reply(qvk_session *session, qvk_model *model, const cJSON *requ
                 "template (--template FILE replaces it)\n");
         free(request_text);
         free(prompt);
-        return 1;
+        return QVK_ERR_FORMAT;
     }
     if (status == QVK_OK)
         status = qvk_tokenize(model, prompt, strlen(prompt), &ids, &n_ids);
-    if (status == QVK_OK)
-        status = qvk_generate(session, ids, (int32_t)n_ids, &g, options->json ? NULL : print_piece,
+    if (status == QVK_OK) {
+        qvk_log_set_callback(print_log_line, &printer);
+        status = qvk_generate(session, ids, (int32_t)n_ids, &g, stream ? print_piece : NULL,
                               &printer, generation);
+        qvk_log_set_callback(NULL, NULL);
+    }
     free(request_text);
     free(prompt);
     free(ids);
     if (status != QVK_OK) {
-        fprintf(stderr, "%sqwen3vk: error: %s\n", printer.started ? "\n" : "", qvk_last_error());
-        return 1;
+        /* The reply stops here, so its line ends in every kind of output. */
+        if (printer.terminal && in_reasoning(&printer))
+            fputs(ANSI_RESET, stdout);
+        if (printer.line_open)
+            printf("\n");
+        cli_flush_output();
+        fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());
+        return status;
     }
     if (options->json) {
         print_json(generation);
+    } else if (options->print_ids) {
+        print_ids(generation);
     } else {
-        if (printer.started && printer.last_kind == QVK_TEXT_REASONING)
-            printf("\n...done thinking.%s\n", printer.terminal ? ANSI_RESET : "");
+        if (in_reasoning(&printer))
+            print_reasoning_end(&printer, generation, options);
         if (generation->tool_calls_json)
             printf("\n[tool calls] %s", generation->tool_calls_json);
         printf("\n");
     }
-    fflush(stdout); /* the reply before the stats line, also when both go to one pipe */
+    cli_flush_output(); /* the reply before the stats line, also when both go to one pipe */
     if (!options->quiet)
         print_stats(generation, session);
-    return 0;
+    return QVK_OK;
 }

@@ -14,10 +14,10 @@ qvk_generate_options cli_generate_options(const qvk_model *model, const cli_opti
  * with enable_thinking left out when thinking is -1. */
 cJSON *cli_chat_request(const cJSON *messages, int thinking);
 void cli_add_message(cJSON *messages, const char *role, const char *content);
-/* Print an error naming what (e.g. "the prompt") and return false if text is not UTF-8. */
-bool cli_check_utf8(const char *what, const char *text);
-/* Render, tokenize, generate and print (streamed text or --json). Returns 0 on success. */
-int cli_generate_reply(qvk_session *session, qvk_model *model, const cJSON *request,
-                       const cli_options *options, int thinking, qvk_generation *generation);
+/* Render, tokenize, generate and print (streamed text, --json or --print-ids). Returns the
+ * status of the step that failed, after printing its error, or QVK_OK. */
+qvk_status cli_generate_reply(qvk_session *session, qvk_model *model, const cJSON *request,
+                              const cli_options *options, int thinking,
+                              qvk_generation *generation);
 
 #endif

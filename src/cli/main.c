@@ -39,15 +39,12 @@ static const cli_command commands[] = {
     { "devices", cli_devices, false },
 };
 
-int main(int argc, char **argv)
+/* Run the command named by argv[1] and return its exit status. */
+static int run_command(int argc, char **argv)
 {
     cli_options options;
     int status;
 
-    if (argc < 2) {
-        cli_print_usage(stderr);
-        return 2;
-    }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         cli_print_usage(stdout);
         return 0;
@@ -74,4 +71,19 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "qwen3vk: unknown command \"%s\"; run qwen3vk --help for the list\n", argv[1]);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int status;
+
+    if (argc < 2) {
+        cli_print_usage(stderr);
+        return 2;
+    }
+    status = run_command(argc, argv);
+    /* Output that was lost (a full disk, a closed stdout) must not look like success. */
+    if (cli_output_failed() && status == 0)
+        status = 1;
+    return status;
 }

@@ -9,11 +9,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 enum {
     OPT_TOKENS = 256, OPT_OUT, OPT_BACKEND, OPT_DEVICE, OPT_CTX, OPT_BATCH, OPT_THREADS,
     OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT, OPT_PRESENCE, OPT_FREQUENCY, OPT_SEED,
     OPT_STOP, OPT_THINK, OPT_NO_THINK, OPT_JSON, OPT_PRINT_IDS, OPT_PROFILE, OPT_LOG_LEVEL,
-    OPT_TEMPLATE, OPT_SYSTEM, OPT_QUIET, OPT_THINK_BUDGET,
+    OPT_TEMPLATE, OPT_SYSTEM, OPT_QUIET, OPT_THINK_BUDGET, OPT_COUNT,
+};
+
+/* The flags that only set how text is generated, so run --tokens, which continues the ids
+ * greedily and prints ids, has no use for them. */
+static const int text_generation_options[] = {
+    OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT, OPT_PRESENCE, OPT_FREQUENCY, OPT_SEED,
+    OPT_STOP, OPT_SYSTEM, OPT_TEMPLATE, OPT_JSON, OPT_THINK, OPT_NO_THINK, OPT_THINK_BUDGET,
 };
 
 static const struct option long_options[] = {
@@ -214,6 +223,8 @@ static int parse_option(int c, cli_options *o)
             fprintf(stderr, "qwen3vk: --stop needs a non-empty text\n");
             return 0;
         }
+        if (!cli_check_text("the --stop text", optarg, strlen(optarg)))
+            return 0;
         if (o->n_stop == CLI_MAX_STOP_STRINGS) {
             fprintf(stderr, "qwen3vk: at most %d --stop strings\n", CLI_MAX_STOP_STRINGS);
             return 0;
@@ -227,7 +238,9 @@ static int parse_option(int c, cli_options *o)
     case OPT_PRINT_IDS: o->print_ids = true; return 1;
     case OPT_PROFILE: o->session.profile = true; return 1;
     case OPT_TEMPLATE: o->template_path = optarg; return 1;
-    case OPT_SYSTEM: o->system_prompt = optarg; return 1;
+    case OPT_SYSTEM:
+        o->system_prompt = optarg;
+        return cli_check_text("the --system text", optarg, strlen(optarg));
     case OPT_QUIET: o->quiet = true; return 1;
     case OPT_LOG_LEVEL:
         level = qvk_log_level_parse(optarg);
@@ -242,8 +255,45 @@ static int parse_option(int c, cli_options *o)
     return 0;
 }
 
+static const char *option_name(int code)
+{
+    for (const struct option *option = long_options; option->name; option++)
+        if (option->val == code)
+            return option->name;
+    return "?";
+}
+
+/* Reject flags that contradict each other, and find the first text generation flag given. */
+static int check_combinations(cli_options *o, const bool given[OPT_COUNT])
+{
+    if (given[OPT_THINK] && given[OPT_NO_THINK]) {
+        fprintf(stderr, "qwen3vk %s: --think and --no-think contradict each other; give one of "
+                "them\n", o->command);
+        return 0;
+    }
+    if (given[OPT_PRINT_IDS] && given[OPT_JSON]) {
+        fprintf(stderr, "qwen3vk %s: --print-ids and --json select different outputs; give one "
+                "of them\n", o->command);
+        return 0;
+    }
+    if (given[OPT_DEVICE] && o->session.backend == QVK_BACKEND_CPU) {
+        fprintf(stderr, "qwen3vk %s: --device selects a Vulkan device; it does not apply to "
+                "--backend cpu\n", o->command);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(text_generation_options) / sizeof(int); i++) {
+        int code = text_generation_options[i];
+        if (given[code] && !(code == OPT_TEMP && o->temperature == 0.0f)) {
+            o->text_generation_flag = option_name(code);
+            break;
+        }
+    }
+    return 1;
+}
+
 int cli_options_parse(int argc, char **argv, cli_options *o)
 {
+    bool given[OPT_COUNT] = { false };
     int c;
 
     memset(o, 0, sizeof(*o));
@@ -273,7 +323,10 @@ int cli_options_parse(int argc, char **argv, cli_options *o)
         }
         if (!parse_option(c, o))
             return 2;
+        given[c] = true;
     }
+    if (!check_combinations(o, given))
+        return 2;
     if (optind < argc)
         o->prompt = argv[optind++];
     if (optind < argc) {
@@ -288,6 +341,53 @@ void cli_options_free(cli_options *options)
 {
     free(options->tokens);
     options->tokens = NULL;
+}
+
+bool cli_check_text(const char *what, const char *text, size_t length)
+{
+    const utf8proc_uint8_t *bytes = (const utf8proc_uint8_t *)text;
+    const char *nul = memchr(text, '\0', length);
+    size_t offset = 0;
+
+    if (nul) {
+        fprintf(stderr, "qwen3vk: %s contains a NUL byte at byte %zu; remove it\n", what,
+                (size_t)(nul - text));
+        return false;
+    }
+    while (offset < length) {
+        utf8proc_int32_t codepoint;
+        utf8proc_ssize_t n = utf8proc_iterate(bytes + offset, (utf8proc_ssize_t)(length - offset),
+                                              &codepoint);
+        if (n < 0) {
+            fprintf(stderr, "qwen3vk: %s is not valid UTF-8 (byte %zu is 0x%02X); convert it to "
+                    "UTF-8\n", what, offset, bytes[offset]);
+            return false;
+        }
+        offset += (size_t)n;
+    }
+    return true;
+}
+
+/* The errno of the first failed flush of stdout, 0 if none failed. */
+static int output_errno;
+
+void cli_flush_output(void)
+{
+    if (fflush(stdout) != 0 && output_errno == 0)
+        output_errno = errno;
+}
+
+bool cli_output_failed(void)
+{
+    cli_flush_output();
+    if (!ferror(stdout))
+        return false;
+    /* A write that failed while printf filled the buffer leaves no errno behind. */
+    if (output_errno)
+        fprintf(stderr, "qwen3vk: error: cannot write the output: %s\n", strerror(output_errno));
+    else
+        fprintf(stderr, "qwen3vk: error: cannot write the output\n");
+    return true;
 }
 
 double cli_seconds_now(void)

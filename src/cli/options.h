@@ -38,6 +38,10 @@ typedef struct cli_options {
     bool json;
     bool print_ids;
     bool quiet;
+    /* The long name, without the dashes, of the first flag given that only sets text
+     * generation (e.g. "temp"), or NULL. --temp 0 does not count, because --tokens decodes
+     * greedily anyway. */
+    const char *text_generation_flag;
 } cli_options;
 
 /* Parse argv after the command name. Returns 0 on success, 2 on a usage error (message
@@ -45,6 +49,15 @@ typedef struct cli_options {
 int cli_options_parse(int argc, char **argv, cli_options *options);
 void cli_options_free(cli_options *options);
 void cli_print_usage(FILE *stream);
+
+/* Print an error naming what (e.g. "the prompt") and return false if the length bytes of text
+ * contain a NUL byte or are not valid UTF-8. */
+bool cli_check_text(const char *what, const char *text, size_t length);
+
+/* Flush stdout, keeping the reason of the first failed write for cli_output_failed. */
+void cli_flush_output(void);
+/* Flush stdout and return true, after printing the error, if any write to it failed. */
+bool cli_output_failed(void);
 
 /* The state of a progress bar: its label and when the work started. */
 typedef struct cli_progress {
