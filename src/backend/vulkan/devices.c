@@ -122,7 +122,7 @@ static void add_device(text *out, const qvk_vk_device_info *info, bool chosen)
 
     driver_version(properties, version, sizeof(version));
     text_add(out, "[%u] %s%s\n", info->index, properties->deviceName,
-             chosen ? "  (best device)" : "");
+             chosen ? "  (best Vulkan device)" : "");
     text_add(out, "    type: %s, vendor: %s (0x%04x), device id 0x%04x, Vulkan %u.%u.%u\n",
              qvk_vk_device_type_name(properties->deviceType), vendor_name(properties->vendorID),
              properties->vendorID, properties->deviceID,
