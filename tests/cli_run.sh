@@ -146,6 +146,8 @@ expect_error "invalid UTF-8 stop text" "the --stop text is not valid UTF-8" "$bi
 expect_error "tokens with temp" "--temp does not apply to --tokens" "$bin" run -m "$model" --tokens 100,200 --temp 1.5
 expect_error "tokens with json" "--json does not apply to --tokens" "$bin" run -m "$model" --tokens 100,200 --json
 expect_error "tokens with stop" "--stop does not apply to --tokens" "$bin" run -m "$model" --tokens 100,200 --stop x
+expect_error "logits with temp" "--temp does not apply to logits" "$bin" logits -m "$model" --tokens 100,200 --out "$work/l.bin" --temp 0.7
+expect_error "logits with n" "--n-predict does not apply to logits" "$bin" logits -m "$model" --tokens 100,200 --out "$work/l.bin" -n 4
 expect_error "think and no-think" "--think and --no-think" "$bin" run -m "$model" --think --no-think "Hi"
 expect_error "print-ids and json" "--print-ids and --json" "$bin" run -m "$model" --print-ids --json "Hi"
 expect_error "device with the CPU backend" "does not apply to --backend cpu" "$bin" run -m "$model" --backend cpu --device 0 "Hi"

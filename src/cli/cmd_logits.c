@@ -44,8 +44,16 @@ int cli_logits(const cli_options *options)
     const float *logits;
     int ok = 0;
 
+    const char *flag = options->text_generation_flag ? options->text_generation_flag
+                                                     : options->generation_flag;
+
     if (!options->tokens || !options->out_path) {
         fprintf(stderr, "qwen3vk logits: needs --tokens ID,ID,... and --out FILE\n");
+        return 2;
+    }
+    if (flag) {
+        fprintf(stderr, "qwen3vk logits: --%s does not apply to logits, which writes the logits "
+                "of the given ids and generates nothing; drop --%s\n", flag, flag);
         return 2;
     }
     /* Find out that the output cannot be written before the model is loaded. */

@@ -281,6 +281,8 @@ static int check_combinations(cli_options *o, const bool given[OPT_COUNT])
                 "--backend cpu\n", o->command);
         return 0;
     }
+    if (given['n'] || given[OPT_PRINT_IDS])
+        o->generation_flag = given['n'] ? "n-predict" : "print-ids";
     for (size_t i = 0; i < sizeof(text_generation_options) / sizeof(int); i++) {
         int code = text_generation_options[i];
         if (given[code] && !(code == OPT_TEMP && o->temperature == 0.0f)) {

@@ -42,6 +42,9 @@ typedef struct cli_options {
      * generation (e.g. "temp"), or NULL. --temp 0 does not count, because --tokens decodes
      * greedily anyway. */
     const char *text_generation_flag;
+    /* The long name of the first flag given that sets what is generated (-n, --print-ids),
+     * or NULL. */
+    const char *generation_flag;
 } cli_options;
 
 /* Parse argv after the command name. Returns 0 on success, 2 on a usage error (message
