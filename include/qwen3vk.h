@@ -113,6 +113,10 @@ typedef struct qvk_model_options {
  * memory-mapped; every tensor's presence, dtype, shape and byte range is checked. */
 qvk_status qvk_model_load(const char *dir, const qvk_model_options *options, qvk_model **out);
 void qvk_model_destroy(qvk_model *model);
+/* Read one byte of every page of the weight files, reporting progress about every 1%, so that
+ * the disk reads happen now instead of during the first forward pass. */
+void qvk_model_read_weights(const qvk_model *model, qvk_progress_callback progress,
+                            void *user_data);
 const qvk_model_config *qvk_model_get_config(const qvk_model *model);
 
 /* ---- Session: a backend, its KV cache and position ------------------------------------------ */
@@ -132,8 +136,9 @@ typedef struct qvk_session_options {
     int32_t n_batch;       /* prompt tokens per forward pass */
     int32_t n_threads;     /* CPU threads; 0: one per online core */
     bool profile;          /* collect per-op timings, printed by qvk_session_print_profile */
-    /* Called while a Vulkan backend copies the weights to its device, with the fraction of
-     * weight bytes done (0 to 1). */
+    /* Called while the session readies the weights, with the fraction done (0 to 1): a Vulkan
+     * backend copying them to its device, or the CPU backend reading them from disk
+     * (qvk_model_read_weights). Without it, the CPU backend reads them during the first step. */
     qvk_progress_callback progress;
     void *progress_user_data;
 } qvk_session_options;

@@ -8,7 +8,7 @@
 
 qvk_session *cli_create_session(qvk_model *model, const cli_options *options)
 {
-    cli_progress progress = { "device", cli_seconds_now() };
+    cli_progress progress = { "weights", cli_seconds_now() };
     qvk_session_options session_options = options->session;
     qvk_session *session;
 
@@ -59,7 +59,7 @@ int cli_logits(const cli_options *options)
     /* Find out that the output cannot be written before the model is loaded. */
     if (!write_logits(options->out_path, NULL, 0))
         return 1;
-    if (!(model = cli_load_model(options, true)))
+    if (!(model = cli_load_model(options)))
         return 1;
     if ((session = cli_create_session(model, options))) {
         if (qvk_session_eval(session, options->tokens, options->n_tokens, true, &logits) != QVK_OK)

@@ -26,7 +26,7 @@ static void print_profile(const qvk_session *session, const cli_options *options
 /* --tokens with --temp 0: greedy continuation of the ids, printed as ids. */
 int cli_run_tokens(const cli_options *options)
 {
-    qvk_model *model = cli_load_model(options, true);
+    qvk_model *model = cli_load_model(options);
     qvk_session *session;
     const float *logits;
     int32_t vocab, token;
@@ -62,7 +62,7 @@ static qvk_session *open_model(const cli_options *options, qvk_model **model)
 {
     qvk_session *session;
 
-    if (!(*model = cli_load_model(options, true)))
+    if (!(*model = cli_load_model(options)))
         return NULL;
     if (options->template_path && qvk_model_load_chat_template(*model, options->template_path) != QVK_OK) {
         fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());

@@ -33,7 +33,7 @@ char *cli_read_stdin(size_t *length)
 
 int cli_tokenize(const cli_options *options)
 {
-    qvk_model *model = cli_load_model(options, false);
+    qvk_model *model = cli_load_model(options);
     size_t length, n_ids;
     int32_t *ids;
     char *text;
@@ -63,7 +63,7 @@ int cli_tokenize(const cli_options *options)
 
 int cli_template(const cli_options *options)
 {
-    qvk_model *model = cli_load_model(options, false);
+    qvk_model *model = cli_load_model(options);
     size_t length;
     char *request, *prompt;
     int status = 1;

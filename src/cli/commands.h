@@ -15,7 +15,8 @@ int cli_devices(const cli_options *options);
 /* Read all of stdin into a malloc'ed NUL-terminated buffer; NULL on failure. */
 char *cli_read_stdin(size_t *length);
 
-/* Create a session for model with the options' backend settings, printing errors. */
+/* Create a session for model with the options' backend settings, drawing a progress bar while
+ * the weights are read or copied to the device; NULL after printing the error. */
 qvk_session *cli_create_session(qvk_model *model, const cli_options *options);
 
 #endif

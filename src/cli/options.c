@@ -414,17 +414,11 @@ void cli_draw_progress(float fraction, void *user_data)
         fprintf(stderr, "\n");
 }
 
-qvk_model *cli_load_model(const cli_options *options, bool read_weights)
+qvk_model *cli_load_model(const cli_options *options)
 {
-    cli_progress progress = { "loading", cli_seconds_now() };
-    qvk_model_options model_options = { 0 };
     qvk_model *model;
 
-    if (read_weights) {
-        model_options.progress = cli_draw_progress;
-        model_options.progress_user_data = &progress;
-    }
-    if (qvk_model_load(options->model_dir, &model_options, &model) != QVK_OK) {
+    if (qvk_model_load(options->model_dir, NULL, &model) != QVK_OK) {
         fprintf(stderr, "qwen3vk: error: %s\n", qvk_last_error());
         return NULL;
     }

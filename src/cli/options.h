@@ -72,8 +72,8 @@ typedef struct cli_progress {
 void cli_draw_progress(float fraction, void *user_data);
 double cli_seconds_now(void);
 
-/* Load the model named by -m, printing the error on failure. read_weights reads the weights
- * in now, with a progress bar, for commands that run the model. */
-qvk_model *cli_load_model(const cli_options *options, bool read_weights);
+/* Load the model named by -m, printing the error on failure. The weights are read later, when
+ * a session is created (cli_create_session). */
+qvk_model *cli_load_model(const cli_options *options);
 
 #endif

@@ -32,6 +32,17 @@ qvk_session_options qvk_session_default_options(void)
     };
 }
 
+/* Create the CPU backend. It reads the weights in place from the file mapping, so with a progress
+ * callback they are read from disk now, with reports, instead of during the first step. */
+static qvk_status create_cpu_backend(qvk_session *session, const qvk_backend_config *config)
+{
+    qvk_status status = qvk_cpu_backend_create(&session->graph, config, &session->backend);
+
+    if (status == QVK_OK && config->progress)
+        qvk_model_read_weights(session->model, config->progress, config->progress_user_data);
+    return status;
+}
+
 static qvk_status create_backend(qvk_session *session, const qvk_backend_config *config)
 {
     qvk_backend_kind kind = session->options.backend;
@@ -40,7 +51,7 @@ static qvk_status create_backend(qvk_session *session, const qvk_backend_config 
     if (kind == QVK_BACKEND_AUTO && config->device_index >= 0)
         kind = QVK_BACKEND_VULKAN;
     if (kind == QVK_BACKEND_CPU)
-        return qvk_cpu_backend_create(&session->graph, config, &session->backend);
+        return create_cpu_backend(session, config);
 #ifdef QWEN3VK_HAVE_VULKAN
     qvk_backend_config vulkan_config = *config;
     vulkan_config.reject_cpu_devices = kind == QVK_BACKEND_AUTO;
@@ -57,7 +68,7 @@ static qvk_status create_backend(qvk_session *session, const qvk_backend_config 
                          "rebuild with -DQWEN3VK_VULKAN=ON or use --backend cpu");
     qvk_log_info("using the CPU backend: this build has no Vulkan backend");
 #endif
-    return qvk_cpu_backend_create(&session->graph, config, &session->backend);
+    return create_cpu_backend(session, config);
 }
 
 qvk_status qvk_session_create(qvk_model *model, const qvk_session_options *options,

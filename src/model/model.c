@@ -263,9 +263,8 @@ static qvk_status check_model_dir(const char *dir)
     return QVK_OK;
 }
 
-/* Read one byte of every page of the weight files, so that the disk reads happen now, with
- * progress reports, instead of during the first forward pass. */
-static void prefetch_weights(const qvk_model *model, const qvk_model_options *options)
+void qvk_model_read_weights(const qvk_model *model, qvk_progress_callback progress,
+                            void *user_data)
 {
     const size_t page = 4096;
     size_t total = 0, done = 0, next_report = 0;
@@ -278,14 +277,14 @@ static void prefetch_weights(const qvk_model *model, const qvk_model_options *op
         for (size_t offset = 0; offset < model->files[i].mapping.size; offset += page) {
             sink ^= bytes[offset];
             done += page;
-            if (done >= next_report) {
-                options->progress(total ? (float)((double)done / (double)total) : 1.0f,
-                                  options->progress_user_data);
+            if (progress && done >= next_report && done < total) {
+                progress((float)((double)done / (double)total), user_data);
                 next_report = done + total / 100;
             }
         }
     }
-    options->progress(1.0f, options->progress_user_data);
+    if (progress)
+        progress(1.0f, user_data);
     (void)sink;
 }
 
@@ -317,7 +316,7 @@ qvk_status qvk_model_load(const char *dir, const qvk_model_options *options, qvk
         for (int32_t t = 0; t < model->files[i].n_tensors; t++)
             model->weight_bytes += model->files[i].tensors[t].n_bytes;
     if (options && options->progress)
-        prefetch_weights(model, options);
+        qvk_model_read_weights(model, options->progress, options->progress_user_data);
     qvk_log_info("model %s: %d layers, hidden %d, vocab %d, %.1f MiB of %s weights in %d file%s, "
                  "loaded in %.0f ms", dir, model->config.n_layers, model->config.hidden_size,
                  model->config.vocab_size, (double)model->weight_bytes / (1 << 20),
