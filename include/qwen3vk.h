@@ -18,8 +18,13 @@
  * safetensors, single-file or sharded. Not supported yet: GGUF files, quantized weights,
  * rope_scaling, sliding-window attention.
  *
- * The library never prints except through the log callback, and never exits. Every fallible call
+ * The library never exits. It logs one line per notable event to stderr (info level and above
+ * by default); qvk_log_set_level and qvk_log_set_callback change that. Every fallible call
  * returns a qvk_status, and qvk_last_error() returns a one-line message for the calling thread.
+ *
+ * Threads: a model may be shared by sessions on several threads; one session must be used by one
+ * thread at a time. The log callback may be called from several threads at once. A model must
+ * outlive its sessions (destroy the sessions first).
  */
 #ifndef QWEN3VK_H
 #define QWEN3VK_H
@@ -62,7 +67,8 @@ typedef void (*qvk_log_callback)(qvk_log_level level, const char *line, void *us
 /* Messages below this level are dropped. The default is QWEN3VK_LOG (debug, info, warn, error,
  * off) when set, else info. */
 void qvk_log_set_level(qvk_log_level level);
-/* Send log lines to callback instead of stderr; NULL restores stderr. */
+/* Send log lines to callback instead of stderr; NULL restores stderr. The callback may be called
+ * from several threads at once. */
 void qvk_log_set_callback(qvk_log_callback callback, void *user_data);
 /* The level named by name, or -1 if it names none. */
 int qvk_log_level_parse(const char *name);
@@ -133,9 +139,9 @@ typedef struct qvk_session_options {
     qvk_backend_kind backend;
     int32_t device_index;  /* Vulkan device, -1 to choose by type and memory */
     int32_t n_ctx;         /* KV cache length in tokens; 0: min(4096, max_position_embeddings) */
-    int32_t n_batch;       /* prompt tokens per forward pass */
-    int32_t n_threads;     /* CPU threads; 0: one per online core */
-    bool profile;          /* collect per-op timings, printed by qvk_session_print_profile */
+    int32_t n_batch;       /* prompt tokens per forward pass; 0: 64 */
+    int32_t n_threads;     /* CPU threads; 0: one per online core. Negative sizes are rejected. */
+    bool profile;          /* collect per-op timings, read with qvk_session_profile_report */
     /* Called while the session readies the weights, with the fraction done (0 to 1): a Vulkan
      * backend copying them to its device, or the CPU backend reading them from disk
      * (qvk_model_read_weights). Without it, the CPU backend reads them during the first step. */
@@ -159,7 +165,8 @@ int32_t qvk_session_position(const qvk_session *session);
 int32_t qvk_session_context_size(const qvk_session *session);
 /* Name of the backend in use, e.g. "cpu" or "vulkan (llvmpipe ...)". */
 const char *qvk_session_backend_name(const qvk_session *session);
-/* Write the per-op profile (needs options.profile) to out; returns the length written. */
+/* Write the per-op profile (needs options.profile) to out, NUL-terminated, as snprintf does:
+ * returns the length of the whole report, which is out_size or more when out was too small. */
 size_t qvk_session_profile_report(const qvk_session *session, char *out, size_t out_size);
 
 /* ---- Text ------------------------------------------------------------------------------- */
@@ -168,7 +175,8 @@ size_t qvk_session_profile_report(const qvk_session *session, char *out, size_t 
  * text, such as <|im_start|>, become their ids. *ids is malloc'ed; free() it. */
 qvk_status qvk_tokenize(const qvk_model *model, const char *text, size_t length, int32_t **ids,
                         size_t *n_ids);
-/* Decode ids to UTF-8 bytes; *text is malloc'ed and NUL-terminated. */
+/* Decode ids to UTF-8 bytes; *text is malloc'ed and NUL-terminated. An id outside the
+ * vocabulary is QVK_ERR_INVALID_ARGUMENT. */
 qvk_status qvk_detokenize(const qvk_model *model, const int32_t *ids, size_t n_ids, char **text,
                           size_t *length);
 /* Render an OpenAI-style chat request (JSON text with messages, tools, add_generation_prompt
@@ -188,7 +196,7 @@ typedef struct qvk_generate_options {
     float repetition_penalty; /* 1: off */
     float presence_penalty;   /* 0: off */
     float frequency_penalty;  /* 0: off */
-    uint64_t seed;
+    uint64_t seed;            /* the same seed gives the same tokens; 0 is a seed like any other */
     int32_t max_tokens;
     const char *const *stop;  /* stop strings; generation ends before the first one */
     int32_t n_stop;
@@ -214,7 +222,8 @@ typedef enum qvk_text_kind {
 } qvk_text_kind;
 
 /* Called with each new piece of text as it is generated (always whole UTF-8 characters).
- * Return false to stop generating. */
+ * Return false to stop generating: qvk_generate then returns with finish_reason "stop", and text
+ * held back until then (a possible stop string, a partial tool call) is dropped. */
 typedef bool (*qvk_stream_callback)(qvk_text_kind kind, const char *text, size_t length,
                                     void *user_data);
 
@@ -235,10 +244,13 @@ typedef struct qvk_generation {
  * session's KV cache is reused, so a chat that re-sends its history only evaluates what is new.
  * The text is split into reasoning and content as Qwen3's reasoning parsers in vLLM and SGLang
  * do; a prompt ending in <think> starts inside the reasoning. Free *out with
- * qvk_generation_free. */
+ * qvk_generation_free, also after a failure, when *out is zeroed.
+ * Afterwards the KV cache contains the prompt and every generated token but the last one (it was
+ * sampled, never evaluated): qvk_session_position() is n_prompt + n_completion_tokens - 1. */
 qvk_status qvk_generate(qvk_session *session, const int32_t *prompt, int32_t n_prompt,
                         const qvk_generate_options *options, qvk_stream_callback callback,
                         void *user_data, qvk_generation *out);
+/* Free what qvk_generate allocated in generation; NULL is allowed. */
 void qvk_generation_free(qvk_generation *generation);
 
 #ifdef __cplusplus

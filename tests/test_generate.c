@@ -206,6 +206,71 @@ static void invalid_utf8_prompt_rejected(void)
     CHECK(strstr(qvk_last_error(), "UTF-8") != NULL);
 }
 
+static void detokenize_rejects_bad_id(void)
+{
+    const int32_t ids[] = { 5, 999999 };
+    char *text = NULL;
+    size_t length = 0;
+
+    CHECK_INT_EQ(qvk_detokenize(model, ids, 2, &text, &length), QVK_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(qvk_last_error(), "999999") != NULL);
+    CHECK(text == NULL);
+}
+
+static void null_arguments_rejected(void)
+{
+    char *prompt = NULL;
+
+    CHECK_INT_EQ(qvk_chat_render(model, NULL, &prompt), QVK_ERR_INVALID_ARGUMENT);
+    CHECK(prompt == NULL);
+    qvk_generation_free(NULL);
+}
+
+static void negative_session_sizes_rejected(void)
+{
+    qvk_session_options options = qvk_session_default_options();
+    qvk_session *session = NULL;
+
+    options.backend = QVK_BACKEND_CPU;
+    options.n_ctx = -5;
+    CHECK_INT_EQ(qvk_session_create(model, &options, &session), QVK_ERR_INVALID_ARGUMENT);
+    CHECK(session == NULL);
+    CHECK(strstr(qvk_last_error(), "n_ctx -5") != NULL);
+    options.n_ctx = 0;
+    options.n_batch = -3;
+    CHECK_INT_EQ(qvk_session_create(model, &options, &session), QVK_ERR_INVALID_ARGUMENT);
+    options.n_batch = 0;
+    options.n_threads = -2;
+    CHECK_INT_EQ(qvk_session_create(model, &options, &session), QVK_ERR_INVALID_ARGUMENT);
+}
+
+/* The profile report behaves like snprintf: a short buffer gets a NUL-terminated prefix, and
+ * the return value is the whole report's length. */
+static void profile_report_like_snprintf(void)
+{
+    qvk_session_options options = qvk_session_default_options();
+    qvk_session *session = NULL;
+    const int32_t ids[] = { 1, 2, 3 };
+    const float *logits;
+    char whole[8192], part[10];
+    size_t length;
+
+    options.backend = QVK_BACKEND_CPU;
+    options.n_ctx = 64;
+    options.profile = true;
+    CHECK(qvk_session_create(model, &options, &session) == QVK_OK);
+    if (!session)
+        return;
+    CHECK(qvk_session_eval(session, ids, 3, false, &logits) == QVK_OK);
+    length = qvk_session_profile_report(session, whole, sizeof(whole));
+    CHECK(length > sizeof(part));
+    CHECK_INT_EQ(strlen(whole), length);
+    CHECK_INT_EQ(qvk_session_profile_report(session, part, sizeof(part)), length);
+    CHECK_INT_EQ(strlen(part), sizeof(part) - 1);
+    CHECK(strncmp(part, whole, sizeof(part) - 1) == 0);
+    qvk_session_destroy(session);
+}
+
 int main(void)
 {
     char dir[4096];
@@ -222,6 +287,10 @@ int main(void)
     RUN_TEST(context_fills_during_generation);
     RUN_TEST(invalid_utf8_prompt_rejected);
     RUN_TEST(prompt_progress_per_pass);
+    RUN_TEST(detokenize_rejects_bad_id);
+    RUN_TEST(null_arguments_rejected);
+    RUN_TEST(negative_session_sizes_rejected);
+    RUN_TEST(profile_report_like_snprintf);
     qvk_model_destroy(model);
     return test_finish();
 }

@@ -447,6 +447,8 @@ qvk_status qvk_generate(qvk_session *session, const int32_t *prompt, int32_t n_p
 
 void qvk_generation_free(qvk_generation *generation)
 {
+    if (!generation)
+        return;
     free(generation->reasoning_content);
     free(generation->content);
     free(generation->tool_calls_json);

@@ -80,6 +80,10 @@ qvk_status qvk_session_create(qvk_model *model, const qvk_session_options *optio
     qvk_status status;
 
     *out = NULL;
+    if (options && (options->n_ctx < 0 || options->n_batch < 0 || options->n_threads < 0))
+        return qvk_error(QVK_ERR_INVALID_ARGUMENT, "invalid session options: n_ctx %d, n_batch "
+                         "%d and n_threads %d must be 0 (the default) or more", options->n_ctx,
+                         options->n_batch, options->n_threads);
     session = calloc(1, sizeof(*session));
     if (!session)
         return qvk_error(QVK_ERR_OUT_OF_MEMORY, "out of memory for a session");
@@ -262,8 +266,9 @@ const char *qvk_session_backend_name(const qvk_session *session)
 
 size_t qvk_session_profile_report(const qvk_session *session, char *out, size_t out_size)
 {
-    if (!session->backend->vtable->profile_report || out_size == 0)
+    if (out && out_size > 0)
+        out[0] = '\0';
+    if (!session->backend->vtable->profile_report)
         return 0;
-    out[0] = '\0';
     return session->backend->vtable->profile_report(session->backend, out, out_size);
 }

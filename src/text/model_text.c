@@ -65,8 +65,14 @@ qvk_status qvk_detokenize(const qvk_model *model, const int32_t *ids, size_t n_i
                           size_t *length)
 {
     qvk_status status = require_tokenizer(model);
-    return status == QVK_OK ? qvk_tokenizer_decode(model->tokenizer, ids, n_ids, text, length)
-                            : status;
+
+    if (status != QVK_OK)
+        return status;
+    for (size_t i = 0; ids && i < n_ids; i++)
+        if (ids[i] < 0 || ids[i] >= model->config.vocab_size)
+            return qvk_error(QVK_ERR_INVALID_ARGUMENT, "token id %d at index %zu is outside the "
+                             "vocabulary (0..%d)", ids[i], i, model->config.vocab_size - 1);
+    return qvk_tokenizer_decode(model->tokenizer, ids, n_ids, text, length);
 }
 
 /* The offset of the first \u0000 escape inside a JSON string of json, or -1. cJSON decodes it
@@ -91,10 +97,12 @@ static long json_nul_escape_offset(const char *json)
 qvk_status qvk_chat_render(const qvk_model *model, const char *request_json, char **prompt)
 {
     long nul_offset;
-
     cJSON *request;
     qvk_status status;
 
+    if (!model || !request_json || !prompt)
+        return qvk_error(QVK_ERR_INVALID_ARGUMENT, "qvk_chat_render: model, request_json and "
+                         "prompt must not be NULL");
     if (!model->chat_template)
         return qvk_error(QVK_ERR_INVALID_ARGUMENT, "%s has no chat template (tokenizer_config.json "
                          "with chat_template); pass one with --template FILE", model->dir);

@@ -110,13 +110,19 @@ static size_t cpu_profile_report(qvk_backend *backend, char *out, size_t out_siz
 
     for (int32_t kind = 0; kind < QVK_OP_KIND_COUNT; kind++)
         total += cpu->profile[kind].seconds;
-    for (int32_t kind = 0; kind < QVK_OP_KIND_COUNT && used < out_size; kind++) {
+    /* Like snprintf: the whole report's length is returned, even when out is too small. */
+    for (int32_t kind = 0; kind < QVK_OP_KIND_COUNT; kind++) {
         const op_profile *p = &cpu->profile[kind];
+        size_t room = used < out_size ? out_size - used : 0;
+        int n;
+
         if (p->count == 0)
             continue;
-        used += (size_t)snprintf(out + used, out_size - used, "%-14s %8lld calls %10.3f ms %5.1f%%\n",
-                                 qvk_op_kind_name((qvk_op_kind)kind), (long long)p->count,
-                                 p->seconds * 1e3, total > 0 ? 100.0 * p->seconds / total : 0.0);
+        n = snprintf(room ? out + used : NULL, room, "%-14s %8lld calls %10.3f ms %5.1f%%\n",
+                     qvk_op_kind_name((qvk_op_kind)kind), (long long)p->count, p->seconds * 1e3,
+                     total > 0 ? 100.0 * p->seconds / total : 0.0);
+        if (n > 0)
+            used += (size_t)n;
     }
     return used;
 }
