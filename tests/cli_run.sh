@@ -93,6 +93,14 @@ printf 'Hello there\nAgain\n' |
     "$bin" chat -m "$model" --backend cpu --ctx 40 -n 30 --seed 1 --no-think >/dev/null 2>"$work/chat.err"
 check "full chat suggests /reset" grep -q "/reset clears it" "$work/chat.err"
 
+# chat: commands allow trailing spaces, unknown ones are named, and "//" sends a message that
+# begins with "/".
+printf '/usr/bin?\n//usr/bin?\n/exit  \nnot sent\n' |
+    "$bin" chat -m "$model" --backend cpu -n 2 --seed 2 >/dev/null 2>"$work/chat.err"
+check "chat with slash lines exits 0" test $? -eq 0
+check "chat names an unknown command" grep -q "unknown command /usr/bin?" "$work/chat.err"
+check "chat sends a // message" test "$(grep -c "generated: 2 tokens" "$work/chat.err")" -eq 1
+
 # tokenize: ids as a JSON array, identical to the Hugging Face tokenizer's.
 printf 'Hello world' | "$bin" tokenize -m "$model" >"$work/ids" 2>/dev/null
 check "tokenize prints ids" grep -qx '\[9707, 1879\]' "$work/ids"

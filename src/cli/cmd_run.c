@@ -121,17 +121,27 @@ int cli_run(const cli_options *options)
 }
 
 /* A chat command: returns 1 if line was one (and handled), 0 otherwise, -1 for /exit. */
+/* Whether line is the command name, allowing spaces and tabs after it. */
+static bool is_command(const char *line, const char *name)
+{
+    size_t length = strlen(name);
+
+    if (strncmp(line, name, length) != 0)
+        return false;
+    return line[length + strspn(line + length, " \t")] == '\0';
+}
+
 static int chat_command(const char *line, cJSON **messages, int *thinking,
                         const cli_options *options)
 {
-    if (strcmp(line, "/exit") == 0 || strcmp(line, "/bye") == 0)
+    if (is_command(line, "/exit") || is_command(line, "/bye"))
         return -1;
-    if (strcmp(line, "/think") == 0 || strcmp(line, "/no_think") == 0) {
+    if (is_command(line, "/think") || is_command(line, "/no_think")) {
         *thinking = line[1] == 't';
         fprintf(stderr, "thinking %s\n", *thinking ? "on" : "off");
         return 1;
     }
-    if (strcmp(line, "/reset") == 0) {
+    if (is_command(line, "/reset")) {
         cJSON_Delete(*messages);
         *messages = cJSON_CreateArray();
         if (options->system_prompt)
@@ -139,8 +149,9 @@ static int chat_command(const char *line, cJSON **messages, int *thinking,
         fprintf(stderr, "history cleared\n");
         return 1;
     }
-    if (line[0] == '/') {
-        fprintf(stderr, "unknown command %s; commands: /think, /no_think, /reset, /exit\n", line);
+    if (line[0] == '/' && line[1] != '/') {
+        fprintf(stderr, "unknown command %s; commands: /think, /no_think, /reset, /exit; start a "
+                "message with // to send one that begins with /\n", line);
         return 1;
     }
     return 0;
@@ -186,16 +197,20 @@ int cli_chat(const cli_options *options)
     }
     if (options->system_prompt)
         cli_add_message(messages, "system", options->system_prompt);
-    fprintf(stderr, "chat with %s; /think, /no_think, /reset, /exit\n", options->model_dir);
+    fprintf(stderr, "chat with %s; /think, /no_think, /reset, /exit (or /bye)\n",
+            options->model_dir);
     for (;;) {
         qvk_generation generation;
         cJSON *request;
         qvk_status status;
+        bool earlier_turns;
         int command;
 
         fprintf(stderr, ">>> ");
-        if ((length = read_line(&line, &capacity)) < 0)
+        if ((length = read_line(&line, &capacity)) < 0) {
+            fprintf(stderr, "\n"); /* end the prompt line at the end of the input */
             break;
+        }
         if (length == 0 || !cli_check_text("the message", line, (size_t)length))
             continue;
         if ((command = chat_command(line, &messages, &thinking, options)) != 0) {
@@ -203,7 +218,9 @@ int cli_chat(const cli_options *options)
                 break;
             continue;
         }
-        cli_add_message(messages, "user", line);
+        /* "//text" sends "/text". */
+        earlier_turns = cJSON_GetArraySize(messages) > (options->system_prompt ? 1 : 0);
+        cli_add_message(messages, "user", line[0] == '/' ? line + 1 : line);
         request = cli_chat_request(messages, thinking);
         status = cli_generate_reply(session, model, request, options, thinking, &generation);
         if (status == QVK_OK) {
@@ -214,8 +231,9 @@ int cli_chat(const cli_options *options)
         } else {
             cJSON_DeleteItemFromArray(messages, cJSON_GetArraySize(messages) - 1);
         }
-        /* Every later turn re-sends the whole history, so only /reset makes room again. */
-        if (status == QVK_ERR_CONTEXT_FULL)
+        /* Every later turn re-sends the whole history, so only /reset makes room again, unless
+         * the message alone is too long. */
+        if (status == QVK_ERR_CONTEXT_FULL && earlier_turns)
             fprintf(stderr, "the chat history fills the context; /reset clears it\n");
         cJSON_Delete(request);
     }
