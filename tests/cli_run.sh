@@ -101,6 +101,21 @@ check "chat with slash lines exits 0" test $? -eq 0
 check "chat names an unknown command" grep -q "unknown command /usr/bin?" "$work/chat.err"
 check "chat sends a // message" test "$(grep -c "generated: 2 tokens" "$work/chat.err")" -eq 1
 
+# chat: Ctrl-C (SIGINT) stops a long reply, and the chat goes on to its next prompt.
+(printf 'Hello\n'; sleep 3) |
+    "$bin" chat -m "$model" --backend cpu -n 3000 --seed 1 --no-think >/dev/null 2>"$work/chat.err" &
+chat_pid=$!
+for _ in $(seq 100); do
+    grep -q "^chat with" "$work/chat.err" 2>/dev/null && break
+    sleep 0.1
+done
+sleep 1
+kill -INT "$chat_pid" 2>/dev/null
+wait "$chat_pid"
+check "interrupted chat exits 0" test $? -eq 0
+check "chat reports the interrupt" grep -q "reply interrupted" "$work/chat.err"
+check "chat prompts again after an interrupt" test "$(grep -o ">>> " "$work/chat.err" | wc -l)" -eq 2
+
 # tokenize: ids as a JSON array, identical to the Hugging Face tokenizer's.
 printf 'Hello world' | "$bin" tokenize -m "$model" >"$work/ids" 2>/dev/null
 check "tokenize prints ids" grep -qx '\[9707, 1879\]' "$work/ids"

@@ -197,8 +197,8 @@ int cli_chat(const cli_options *options)
     }
     if (options->system_prompt)
         cli_add_message(messages, "system", options->system_prompt);
-    fprintf(stderr, "chat with %s; /think, /no_think, /reset, /exit (or /bye)\n",
-            options->model_dir);
+    fprintf(stderr, "chat with %s; /think, /no_think, /reset, /exit (or /bye); Ctrl-C stops a "
+            "reply\n", options->model_dir);
     for (;;) {
         qvk_generation generation;
         cJSON *request;

@@ -2,6 +2,7 @@
  * flags, streaming output with the reasoning set apart, and the stats line or JSON result. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,10 +101,32 @@ static void end_reply_line(stream_printer *printer)
 
 /* Reasoning is dimmed on a terminal and framed by "Thinking..." / "...done thinking." lines
  * everywhere, so it stays apart from the answer in a pipe too. */
+/* Set by SIGINT (Ctrl-C) while a reply is generated: the reply stops, the command goes on. */
+static volatile sig_atomic_t interrupted;
+
+static void interrupt_reply(int signal_number)
+{
+    (void)signal_number;
+    interrupted = 1;
+}
+
+/* The stream callback of --json and --print-ids, which print nothing while generating. */
+static bool continue_unless_interrupted(qvk_text_kind kind, const char *text, size_t length,
+                                        void *user_data)
+{
+    (void)kind;
+    (void)text;
+    (void)length;
+    (void)user_data;
+    return !interrupted;
+}
+
 static bool print_piece(qvk_text_kind kind, const char *text, size_t length, void *user_data)
 {
     stream_printer *printer = user_data;
 
+    if (interrupted)
+        return false;
     if (!printer->started && kind == QVK_TEXT_REASONING)
         printf("%sThinking...\n", printer->terminal ? ANSI_DIM : "");
     if (in_reasoning(printer) && kind == QVK_TEXT_CONTENT)
@@ -144,7 +167,9 @@ static void print_reasoning_end(const stream_printer *printer, const qvk_generat
 {
     const char *reset = printer->terminal ? ANSI_RESET : "";
 
-    if (strcmp(g->finish_reason, "length") == 0)
+    if (interrupted)
+        printf("\n...thinking interrupted.%s\n", reset);
+    else if (strcmp(g->finish_reason, "length") == 0)
         printf("\n...thinking cut off at the token limit (-n %d).%s\n", options->n_predict, reset);
     else if (strcmp(g->finish_reason, "context_full") == 0)
         printf("\n...thinking cut off: the context is full.%s\n", reset);
@@ -251,10 +276,17 @@ qvk_status cli_generate_reply(qvk_session *session, qvk_model *model, const cJSO
     if (status == QVK_OK)
         status = qvk_tokenize(model, prompt, strlen(prompt), &ids, &n_ids);
     if (status == QVK_OK) {
+        struct sigaction on_interrupt = { .sa_handler = interrupt_reply }, previous;
+
+        sigemptyset(&on_interrupt.sa_mask);
+        interrupted = 0;
+        sigaction(SIGINT, &on_interrupt, &previous);
         qvk_log_set_callback(print_log_line, &printer);
-        status = qvk_generate(session, ids, (int32_t)n_ids, &g, stream ? print_piece : NULL,
-                              &printer, generation);
+        status = qvk_generate(session, ids, (int32_t)n_ids, &g,
+                              stream ? print_piece : continue_unless_interrupted, &printer,
+                              generation);
         qvk_log_set_callback(NULL, NULL);
+        sigaction(SIGINT, &previous, NULL);
     }
     free(request_text);
     free(prompt);
@@ -280,6 +312,8 @@ qvk_status cli_generate_reply(qvk_session *session, qvk_model *model, const cJSO
             printf("\n[tool calls] %s", generation->tool_calls_json);
         printf("\n");
     }
+    if (interrupted)
+        fprintf(stderr, "qwen3vk: reply interrupted (Ctrl-C)\n");
     cli_flush_output(); /* the reply before the stats line, also when both go to one pipe */
     if (!options->quiet)
         print_stats(generation, session);
