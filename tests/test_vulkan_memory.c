@@ -107,7 +107,7 @@ static void import_alignment(void)
         CHECK_INT_EQ(slice.size, 8192);
         CHECK(slice.mapped == NULL);
         CHECK_INT_EQ(allocator.imported_bytes, 3 * 4096);
-        CHECK_INT_EQ(qvk_vk_allocator_held_bytes(&allocator), 0);
+        CHECK_INT_EQ(qvk_vk_allocator_allocated_bytes(&allocator), 0);
     }
     CHECK_INT_EQ(qvk_vk_import(&allocator, data + 8, 8192, "misaligned address", &slice),
                  QVK_ERR_UNSUPPORTED);

@@ -8,10 +8,11 @@
 
 static const qvk_dtype all_dtypes[] = { QVK_DTYPE_F32, QVK_DTYPE_F16, QVK_DTYPE_BF16 };
 
-/* The kernel variants to test: the device's own choice; the same with every weight copied
- * (the device's choice imports weights where the device can and the address allows); on CPU
- * devices the row layout of matvec; then the GPU layout of matvec with subgroup reductions and
- * with shared-memory reductions (lavapipe supports all of them). */
+/* The kernel variants to test, all of which lavapipe supports:
+ * - the device's own choice, which imports weights where the device can and the address allows;
+ * - the same with every weight copied;
+ * - on CPU devices, the row layout of matvec;
+ * - the GPU layout of matvec with subgroup reductions, and with shared-memory reductions. */
 typedef enum variant {
     VARIANT_DEVICE,
     VARIANT_COPIED,
@@ -120,13 +121,13 @@ static void check_matmul(qvk_dtype dtype, int32_t k, int32_t m, int32_t rows, bo
     free(tokens);
 }
 
-/* Rows 1 and 3 take the matvec kernel, 7 and 33 the matmul kernel: on lavapipe the device and
- * copied variants run matvec_texel.comp (decode, then token lanes of 16 tokens per
- * workgroup), the row variant matvec.comp's row layout and matmul.comp, the others
- * matvec.comp's reduction layouts and matmul.comp. k = 64 and 2560 take the vector loads
- * (texels), 100 takes them for f32 only (100 is a multiple of 4, not of 8), 7 never. m = 33, 5
- * and 40 leave partial row groups (16 rows per texel subgroup and per token-lane workgroup) and
- * workgroups, and 7 and 33 rows partial token-lane workgroups. */
+/* Rows 1 and 3 take the matvec kernel, 7 and 33 the matmul kernel. On lavapipe the device and
+ * copied variants run matvec_texel.comp (decode, then token lanes of 16 tokens per workgroup).
+ * The row variant runs matvec.comp's row layout and matmul.comp, the others matvec.comp's
+ * reduction layouts and matmul.comp. k = 64 and 2560 take the vector loads (texels), and 100
+ * takes them for f32 only (100 is a multiple of 4, not of 8), 7 never. m = 33, 5 and 40 leave
+ * partial row groups (16 rows per texel subgroup and per token-lane workgroup) and partial
+ * workgroups, and 7 and 33 rows leave partial token-lane workgroups. */
 static void test_matmul_sizes(void)
 {
     static const int32_t shapes[][2] = { { 64, 64 }, { 100, 33 }, { 7, 5 }, { 2560, 40 } };

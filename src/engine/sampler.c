@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* One token that may still be drawn: its penalized logit and, once the temperature is applied,
- * its unnormalized probability exp((logit - max_logit) / temperature), which is 1 for the
- * argmax and never overflows. */
+ * its unnormalized probability exp((logit - max_logit) / temperature). That is 1 for the argmax
+ * and at most 1 for every other token, so it cannot overflow. */
 typedef struct candidate {
     int32_t id;
     float logit;

@@ -47,7 +47,7 @@ static qvk_status create_backend(qvk_session *session, const qvk_backend_config 
 {
     qvk_backend_kind kind = session->options.backend;
 
-    /* Naming a device asks for Vulkan: a wrong index is an error, not a reason to fall back. */
+    /* Naming a device requests Vulkan, so a wrong index is an error, not a reason to fall back. */
     if (kind == QVK_BACKEND_AUTO && config->device_index >= 0)
         kind = QVK_BACKEND_VULKAN;
     if (kind == QVK_BACKEND_CPU)

@@ -9,7 +9,7 @@ const int32_t *qvk_session_tokens(const qvk_session *session);
 /* Keep only the first n_tokens of the context (n_tokens <= position). */
 void qvk_session_truncate(qvk_session *session, int32_t n_tokens);
 qvk_model *qvk_session_model(const qvk_session *session);
-/* The most tokens one forward pass evaluates (the session's n_batch). */
+/* The maximum number of tokens one forward pass evaluates (the session's n_batch). */
 int32_t qvk_session_batch_size(const qvk_session *session);
 
 #endif

@@ -1,8 +1,8 @@
 /* config.json and generation_config.json of a Hugging Face Qwen3 model folder.
  *
- * Every key of config.json must be known: keys that change the model's arithmetic are checked
- * against what the engine implements, descriptive keys are accepted, and any other key is
- * rejected by name so that a model the engine would run wrongly is never run silently. */
+ * Every key of config.json must be known. Keys that change the model's arithmetic are checked
+ * against what the engine implements, and descriptive keys are accepted. Any other key is
+ * rejected by name, so that a model the engine would run wrongly is not run silently. */
 #include <cjson/cJSON.h>
 #include <float.h>
 #include <math.h>

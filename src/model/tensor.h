@@ -17,13 +17,13 @@ const char *qvk_dtype_name(qvk_dtype dtype);
 #define QVK_TENSOR_MAX_DIMS 4
 
 /* A row-major tensor. 2-D weights are [out_features, in_features] as in PyTorch's nn.Linear,
- * so row r holds the weights of output r. */
+ * so row r contains the weights of output r. */
 typedef struct qvk_tensor {
     char name[128];
     qvk_dtype dtype;
     int32_t n_dims;
     int64_t shape[QVK_TENSOR_MAX_DIMS];
-    /* In a read-only file mapping (or its aligned copy), or owned by whoever made the tensor. */
+    /* In a read-only file mapping (or its aligned copy), or owned by the code that made the tensor. */
     const void *data;
     size_t n_bytes;
     const char *file;  /* the file it came from, for messages */

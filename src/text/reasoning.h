@@ -18,8 +18,8 @@
  * block, so rendering (reasoning, content) back through the template gives the same prompt.
  * vLLM instead keeps the content after `</think>` as it is ("\n\nanswer").
  *
- * Streaming: push pieces of any length (UTF-8 text split anywhere, a tag included, as in "</th"
- * + "ink>"); each push appends the newly decided reasoning and content to a qvk_text_delta.
+ * Streaming: push pieces of any length, UTF-8 text split anywhere, a tag included (as in "</th"
+ * + "ink>"). Each push appends the newly decided reasoning and content to a qvk_text_delta.
  * Within one push the reasoning always comes before the content, because the parser only moves
  * from reasoning to content, so a CLI can print delta.reasoning dimmed and then delta.content
  * plain. The parser holds back the bytes that could still be the start of a tag, and in the

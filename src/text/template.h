@@ -21,10 +21,10 @@
  * directly shows a list where Jinja2 shows a generator or range object. String case mapping is
  * Unicode's simple per-character mapping (Python uses the full one, e.g. "ß".upper() is "SS").
  *
- * Limits (errors, not crashes): 256 MiB per string and output, 200 levels of nesting in the
- * source, 400 levels of expressions and macro calls being evaluated, 100 nested macro calls,
- * ranges of 100000 items (as Jinja2's sandbox), 10 million statements and loop iterations per
- * render.
+ * Limits, which are errors rather than crashes: 256 MiB per string and output, and 200 levels
+ * of nesting in the source. Evaluation allows 400 levels of expressions and macro calls, 100
+ * nested macro calls, ranges of 100000 items (as Jinja2's sandbox does), and 10 million
+ * statements and loop iterations per render.
  */
 #ifndef QWEN3VK_TEXT_TEMPLATE_H
 #define QWEN3VK_TEXT_TEMPLATE_H

@@ -8,8 +8,8 @@
  *     </tool_call>
  *
  * possibly several in a row. The parser splits the content into the plain text outside the
- * blocks and a list of calls, each with its name and its arguments serialized as a JSON string,
- * which is how the OpenAI API returns them ("{\"city\":\"Paris\"}", compact, UTF-8 unescaped).
+ * blocks and a list of calls. Each call has its name and its arguments serialized as a JSON
+ * string, as the OpenAI API returns them ("{\"city\":\"Paris\"}", compact, UTF-8 unescaped).
  *
  * Rules:
  *   - A block must be a JSON object with a non-empty string "name". Its "arguments" may be an

@@ -279,7 +279,7 @@ static qvk_status backend_build(qvk_vk_backend *backend)
                  backend->n_tensors, upload_seconds * 1e3, weights, backend->options.n_ctx,
                  2.0 * (double)backend->config.n_layers * (double)backend->k_cache[0].size / MIB,
                  (double)qvk_vk_allocator_used_bytes(&backend->allocator) / MIB,
-                 (double)qvk_vk_allocator_held_bytes(&backend->allocator) / MIB);
+                 (double)qvk_vk_allocator_allocated_bytes(&backend->allocator) / MIB);
     if (backend->options.profile && !backend->context->info.timestamps)
         qvk_log_warn("vulkan: the device has no timestamp queries on its compute queue; the "
                      "profile will count dispatches but show no GPU times");

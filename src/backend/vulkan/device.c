@@ -381,9 +381,9 @@ static qvk_status device_create(qvk_vk_context *context)
     return QVK_OK;
 }
 
-/* The matvec layout: the reduction layout on GPUs; on CPU devices the texel layout where the
- * device reads 16-byte texel buffers as large as a binding and has subgroup arithmetic
- * (matvec_texel.comp's decode reduction), else one row per invocation. */
+/* Choose the matvec layout. GPUs take the reduction layout. CPU devices take the texel layout
+ * when they read 16-byte texel buffers as large as a binding and have subgroup arithmetic
+ * (matvec_texel.comp reduces decode rows with it), else one row per invocation. */
 static qvk_vk_matvec_layout matvec_layout_choose(const qvk_vk_context *context,
                                                  const qvk_vk_context_options *options)
 {

@@ -108,13 +108,13 @@ VkDeviceSize qvk_vk_allocator_used_bytes(const qvk_vk_allocator *allocator)
     return used;
 }
 
-VkDeviceSize qvk_vk_allocator_held_bytes(const qvk_vk_allocator *allocator)
+VkDeviceSize qvk_vk_allocator_allocated_bytes(const qvk_vk_allocator *allocator)
 {
-    VkDeviceSize held = 0;
+    VkDeviceSize allocated = 0;
     for (int32_t b = 0; b < allocator->n_blocks; b++)
         if (allocator->blocks[b].kind != QVK_VK_MEMORY_IMPORTED)
-            held += allocator->blocks[b].size;
-    return held;
+            allocated += allocator->blocks[b].size;
+    return allocated;
 }
 
 static qvk_status out_of_memory(qvk_vk_allocator *allocator, qvk_vk_memory_kind kind,

@@ -68,7 +68,7 @@ bool qvk_vk_allocator_has_mapped_device_memory(const qvk_vk_allocator *allocator
 /* Bytes of the allocator's blocks in use by slices, and allocated from the device (imported
  * blocks not included). */
 VkDeviceSize qvk_vk_allocator_used_bytes(const qvk_vk_allocator *allocator);
-VkDeviceSize qvk_vk_allocator_held_bytes(const qvk_vk_allocator *allocator);
+VkDeviceSize qvk_vk_allocator_allocated_bytes(const qvk_vk_allocator *allocator);
 
 /* Allocate size bytes of kind. `what` names the purpose in the error message. When the device
  * has no room, the error is QVK_ERR_OUT_OF_MEMORY and its message names the size and heap. */
@@ -78,16 +78,16 @@ qvk_status qvk_vk_alloc(qvk_vk_allocator *allocator, qvk_vk_memory_kind kind, Vk
 /* Import the size bytes at data, which the caller keeps valid and unchanged until the allocator
  * is freed, as device memory (VK_EXT_external_memory_host), without copying them: the
  * page-aligned range around them becomes one block. The slice spans exactly those bytes and is
- * read-only (never pass it to qvk_vk_write). Fails with QVK_ERR_UNSUPPORTED where the context
- * does not import, or data or size are not aligned to the binding alignment (16 bytes or
- * more); the caller then copies. */
+ * read-only (never pass it to qvk_vk_write). The call fails with QVK_ERR_UNSUPPORTED where the
+ * context does not import, or where data or size is not a multiple of the binding alignment
+ * (16 bytes or more). The caller then copies. */
 qvk_status qvk_vk_import(qvk_vk_allocator *allocator, const void *data, size_t size,
                          const char *what, qvk_vk_slice *out);
 
 /* Release the whole pages inside [data, data + size) from this process with
- * madvise(MADV_DONTNEED), if they lie in a private read-only file mapping (as model weights do),
- * where a later access re-reads them from the file. Returns the bytes released: 0 for other
- * memory, which is left alone, and on systems other than Linux. */
+ * madvise(MADV_DONTNEED) if they lie in a private read-only file mapping, as model weights do.
+ * A later access re-reads them from the file. Returns the bytes released, which is 0 for other
+ * memory (left alone) and on systems other than Linux. */
 size_t qvk_vk_host_pages_release(const void *data, size_t size);
 
 /* Create a view of a slice as texels of format (16-byte formats), for uniform texel buffer
